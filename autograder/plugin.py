@@ -1,0 +1,390 @@
+"""The pytest plugin: fixtures, markers, and turning test outcomes into graded results.
+
+Tests are ordinary pytest tests under ``tests/public/<assignment>/`` or
+``tests/hidden/<assignment>/``::
+
+    @pytest.mark.points(2)
+    @pytest.mark.category("value")
+    @pytest.mark.hint("Subtract the row maximum before exponentiating.")
+    @pytest.mark.timeout(10)
+    def test_softmax_values(submission, reference, rng):
+        x = torch.randn(4, 10, generator=rng)
+        checks.assert_close(submission.softmax(x), reference.softmax(x))
+
+Fixtures: ``submission`` (proxy to the student's package in the sandboxed worker, or the package
+itself with ``--llmsoc-debug``), ``reference`` (the solution, trusted process), ``snapshot``,
+``seed``/``rng``/``np_rng``, ``device``, ``credit`` (partial credit). Markers: ``points``,
+``category``, ``hint``, ``timeout``, ``visibility`` (default: the folder the test lives in).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from autograder import encoding, seeds
+from autograder.checks import CheckFailure
+from autograder.config import Course
+from autograder.errors import (
+    ForbiddenAPIError,
+    NotImplementedBySubmission,
+    StaleHandle,
+    SubmissionError,
+    WorkerCrashed,
+    WorkerTimeout,
+)
+from autograder.proxy import Submission, Worker, WorkerOptions
+from autograder.report import CATEGORIES, TestResult
+
+CATEGORY_FAILURE = {"shape": "shape", "value": "value", "gradient": "gradient",
+                    "invariant": "invariant", "training": "threshold",
+                    "perplexity": "threshold", "error-handling": "error-handling"}
+MARKERS = {
+    "points(n)": "points the test is worth (required)",
+    "category(name)": f"what the test checks, one of {', '.join(CATEGORIES)} (required)",
+    "hint(text)": "shown to the student when the test fails",
+    "timeout(seconds)": "wall-clock limit for the test's calls into the submission",
+    "visibility(name)": "public or hidden (default: the folder the test lives in)",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("llmsoc", "LLM-SOC grading")
+    g.addoption("--llmsoc-submission", default=None,
+                help="the submitted package directory or student repository "
+                     "(default: assignments/<name> of the course)")
+    g.addoption("--llmsoc-debug", action="store_true",
+                help="run the submission in-process (for a debugger); never an official grade")
+    g.addoption("--llmsoc-official", action="store_true",
+                help="official grading: hidden tests get secret per-submission seeds")
+    g.addoption("--llmsoc-salt", type=int, default=0, help="vary all seeds (validation)")
+    g.addoption("--llmsoc-record-snapshots", action="store_true",
+                help="write the public tests' snapshots from the reference")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for marker, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{marker}: {text}")
+    if config.pluginmanager.has_plugin("llmsoc-grading"):
+        return
+    config.pluginmanager.register(GradingSession(config), "llmsoc-grading")
+
+
+class Credit:
+    """Partial credit for the running test: ``credit(0.5, "2 of 4 cases")``."""
+
+    def __init__(self) -> None:
+        self.fraction = 1.0
+        self.note = ""
+
+    def __call__(self, fraction: float, note: str = "") -> None:
+        self.fraction = min(max(float(fraction), 0.0), 1.0)
+        self.note = note
+
+
+def _marker_arg(item: pytest.Item, name: str, default: Any = None) -> Any:
+    m = item.get_closest_marker(name)
+    return m.args[0] if m is not None and m.args else default
+
+
+class GradingSession:
+    """Per pytest session: workers per assignment, results per test."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.course: Course | None = None
+        self.debug = bool(config.getoption("llmsoc_debug"))
+        self.official = bool(config.getoption("llmsoc_official")) and not self.debug
+        self.salt = int(config.getoption("llmsoc_salt"))
+        self.record = bool(config.getoption("llmsoc_record_snapshots"))
+        self.workers: dict[str, Worker] = {}
+        self.local: dict[str, ModuleType] = {}
+        self.references: dict[str, ModuleType] = {}
+        self.results: list[TestResult] = []
+        self.assignment_of: dict[str, str] = {}
+        self.credits: dict[str, Credit] = {}
+        self.log_marks: dict[str, int] = {}
+        self.secret, self.secret_source = seeds.course_secret()
+
+    # -- locating things ------------------------------------------------------------------------
+    def graded(self, item: pytest.Item) -> bool:
+        """True for tests under tests/public/<a>/ or tests/hidden/<a>/ of a course."""
+        path = Path(str(item.path))
+        if self.course is None:
+            try:
+                self.course = Course.find(path.parent)
+            except FileNotFoundError:
+                return False
+        return self.course.assignment_of(path) is not None
+
+    def where(self, item: pytest.Item) -> tuple[str, str]:
+        """``(assignment, visibility)`` of a graded test."""
+        found = self.course.assignment_of(Path(str(item.path))) if self.graded(item) else None
+        if found is None:
+            raise RuntimeError(f"{item.nodeid} is not a graded test: graded tests live in "
+                               "tests/public/<assignment>/ or tests/hidden/<assignment>/")
+        name, folder = found
+        return name, _marker_arg(item, "visibility", folder)
+
+    def package_dir(self, name: str) -> Path:
+        opt = self.config.getoption("llmsoc_submission")
+        course = self.course
+        if opt is None:
+            return course.assignment_dir(name)
+        p = Path(opt).resolve()
+        for candidate in (p / "assignments" / name, p / name, p):
+            if (candidate / "__init__.py").is_file() and (candidate.name == name or
+                                                          candidate == p):
+                return candidate
+        raise pytest.UsageError(f"no package for assignment {name!r} under {p} (looked for "
+                                f"{p}/assignments/{name}/__init__.py and {p}/{name}/__init__.py)")
+
+    # -- the objects tests use ------------------------------------------------------------------
+    def worker(self, name: str) -> Worker:
+        if name not in self.workers:
+            course = self.course
+            cfg = course.config(name)
+            hide = [course.root / "tests", course.root / "solutions", course.root / ".git"]
+            self.workers[name] = Worker(WorkerOptions(
+                package_dir=self.package_dir(name), hide=hide, forbidden=cfg.forbidden,
+                memory_mb=cfg.memory_mb, cpu_s=int(max(cfg.time_budget_s * 5, 120))))
+        return self.workers[name]
+
+    def local_package(self, name: str) -> ModuleType:
+        if name not in self.local:
+            self.local[name] = import_package(self.package_dir(name), f"llmsoc_debug_{name}")
+        return self.local[name]
+
+    def reference_package(self, name: str) -> ModuleType:
+        if name not in self.references:
+            course = self.course
+            if not course.has_solutions(name):
+                raise RuntimeError("the reference solution is not available here; public tests "
+                                   "must take expected values from `snapshot`")
+            self.references[name] = import_package(course.solution_dir(name),
+                                                   f"llmsoc_reference_{name}")
+        return self.references[name]
+
+    def seed_for(self, item: pytest.Item) -> int:
+        name, visibility = self.where(item)
+        if visibility == "public":
+            return seeds.public_seed(item.nodeid, self.salt)
+        sub_hash = seeds.tree_hash(self.package_dir(name), (".py",))
+        return seeds.hidden_seed(self.secret, sub_hash, item.nodeid, self.salt)
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            if not self.graded(item):
+                continue
+            name, _ = self.where(item)
+            self.assignment_of[item.nodeid] = name
+            points = _marker_arg(item, "points")
+            category = _marker_arg(item, "category")
+            if not isinstance(points, (int, float)) or points < 0:
+                raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.points(n)")
+            if category not in CATEGORIES:
+                raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.category(c) with c in "
+                                        f"{CATEGORIES}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Any:
+        name = self.assignment_of.get(item.nodeid)
+        worker = self.workers.get(name) if name else None
+        if worker is not None:
+            timeout = _marker_arg(item, "timeout", self.course.config(name).call_timeout_s)
+            worker.deadline = time.monotonic() + float(timeout)
+            self.log_marks[item.nodeid] = worker.log_size()
+        try:
+            return (yield)
+        finally:
+            if worker is not None:
+                worker.deadline = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if item.nodeid not in self.assignment_of:
+            return report
+        if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
+            self.results.append(self.grade(item, call, report.duration))
+        return report
+
+    # -- grading one test -----------------------------------------------------------------------
+    def grade(self, item: pytest.Item, call: pytest.CallInfo[None], duration: float
+              ) -> TestResult:
+        name, visibility = self.where(item)
+        points = float(_marker_arg(item, "points"))
+        category = _marker_arg(item, "category")
+        hint = _marker_arg(item, "hint", "")
+        result = TestResult(name=item.name, nodeid=item.nodeid, category=category,
+                            visibility=visibility, points=points, earned=0.0, status="passed",
+                            duration_s=round(duration, 4))
+        credit = self.credits.pop(item.nodeid, None)
+        if call.excinfo is None:
+            fraction = credit.fraction if credit else 1.0
+            result.earned = points * fraction
+            if fraction < 1.0:
+                result.status = "partial"
+                result.feedback = f"partial credit {fraction:.0%}" + (
+                    f": {credit.note}" if credit.note else "")
+            return result
+        exc = call.excinfo.value
+        status, failure_class, detail = classify(exc, category, call.when)
+        result.status, result.failure_class = status, failure_class
+        public = visibility == "public"
+        lines = [describe(status, failure_class)]
+        if isinstance(exc, SubmissionError):
+            lines.append(exc.student_traceback() if exc.frames or public else str(exc))
+        elif public or status in ("timeout", "crash", "not-implemented", "forbidden", "error"):
+            lines.append(detail)
+        if hint and status != "not-implemented":
+            lines.append(f"Hint: {hint}")
+        worker = self.workers.get(name)
+        if public and worker is not None and item.nodeid in self.log_marks:
+            printed = worker.log_tail(self.log_marks.pop(item.nodeid))
+            if printed.strip():
+                lines.append("Your code printed:\n" + printed.rstrip())
+        result.feedback = "\n".join(line for line in lines if line)
+        return result
+
+    def pytest_sessionfinish(self) -> None:
+        for w in self.workers.values():
+            w.close()
+
+    # -- fixtures -------------------------------------------------------------------------------
+    @pytest.fixture
+    def submission(self, request: pytest.FixtureRequest) -> Any:
+        name = self.assignment_of.get(request.node.nodeid) or self.where(request.node)[0]
+        if self.debug:
+            return self.local_package(name)
+        worker = self.worker(name)
+        worker.start()
+        worker.pending_seed = self.seed_for(request.node)
+        return Submission(worker)
+
+    @pytest.fixture
+    def reference(self, request: pytest.FixtureRequest) -> ModuleType:
+        return self.reference_package(self.where(request.node)[0])
+
+    @pytest.fixture
+    def seed(self, request: pytest.FixtureRequest) -> int:
+        return self.seed_for(request.node)
+
+    @pytest.fixture
+    def rng(self, seed: int) -> torch.Generator:
+        return torch.Generator().manual_seed(seed)
+
+    @pytest.fixture
+    def np_rng(self, seed: int) -> np.random.Generator:
+        return np.random.default_rng(seed)
+
+    @pytest.fixture
+    def device(self) -> str:
+        wanted = os.environ.get("LLMSOC_DEVICE", "auto")
+        return "cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu"
+
+    @pytest.fixture
+    def credit(self, request: pytest.FixtureRequest) -> Credit:
+        c = Credit()
+        self.credits[request.node.nodeid] = c
+        return c
+
+    @pytest.fixture
+    def snapshot(self, request: pytest.FixtureRequest) -> Callable[[str, Callable], Any]:
+        name, _ = self.where(request.node)
+        folder = self.course.public_tests(name) / "snapshots"
+        module = Path(str(request.node.path)).stem
+
+        def snap(key: str, compute: Callable[[ModuleType], Any]) -> Any:
+            path = folder / f"{module}.{key}.snap"
+            if self.course.has_solutions(name):
+                value = compute(self.reference_package(name))
+                if self.record:
+                    folder.mkdir(exist_ok=True)
+                    write_snapshot(path, value)
+                return value
+            if not path.is_file():
+                raise RuntimeError(f"snapshot {path.name} is missing; re-run the release")
+            return read_snapshot(path)
+        return snap
+
+
+def classify(exc: BaseException, category: str, when: str) -> tuple[str, str, str]:
+    """``(status, failure_class, detail)`` for an exception that ended a test."""
+    if isinstance(exc, NotImplementedBySubmission):
+        return "not-implemented", "not-implemented", f"not implemented: {exc.message}"
+    if isinstance(exc, ForbiddenAPIError):
+        return "forbidden", "forbidden", exc.message
+    if isinstance(exc, WorkerTimeout):
+        return "timeout", "timeout", f"your code {exc}"
+    if isinstance(exc, (WorkerCrashed, StaleHandle)):
+        return "crash", "crash", f"the process running your code {exc}"
+    if isinstance(exc, SubmissionError):
+        if getattr(exc, "at_import", False):
+            return "crash", "crash", "your package failed to import"
+        return "failed", "exception", str(exc)
+    if isinstance(exc, CheckFailure):
+        return "failed", exc.failure_class, str(exc)
+    if isinstance(exc, AssertionError):
+        return "failed", CATEGORY_FAILURE[category], str(exc) or "assertion failed"
+    if when == "setup":
+        return "error", "internal", f"the test could not be set up: {type(exc).__name__}: {exc}"
+    return "failed", "exception", f"your output could not be checked ({type(exc).__name__}: {exc})"
+
+
+def describe(status: str, failure_class: str) -> str:
+    return {
+        "not-implemented": "not implemented yet",
+        "timeout": "ran past the time limit",
+        "crash": "crashed",
+        "forbidden": "used an API this assignment forbids",
+        "error": "the test itself failed (please tell the instructors)",
+    }.get(status, f"the {failure_class} check failed")
+
+
+def import_package(directory: Path, alias: str) -> ModuleType:
+    """Import the package in ``directory`` under the module name ``alias``."""
+    if alias in sys.modules:
+        return sys.modules[alias]
+    spec = importlib.util.spec_from_file_location(
+        alias, directory / "__init__.py", submodule_search_locations=[str(directory)])
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import a package from {directory}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[alias]
+        raise
+    return module
+
+
+def write_snapshot(path: Path, value: Any) -> None:
+    """Store ``value`` with the pipe's encoding (never pickle)."""
+    header, bufs = encoding.encode(value)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        encoding.write_message(fd, header, bufs)
+    finally:
+        os.close(fd)
+
+
+def read_snapshot(path: Path) -> Any:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        header, bufs = encoding.read_message(fd)
+    finally:
+        os.close(fd)
+    return encoding.decode(header, bufs)

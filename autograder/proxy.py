@@ -1,0 +1,343 @@
+"""The trusted side of the pipe: the worker process and proxies to objects living in it.
+
+:class:`Worker` starts the sandboxed worker on a temporary copy of the submission, sends
+requests and waits for answers under a deadline. A call that runs past its deadline, or a worker
+that dies, gets the worker killed (with everything it started) and a :class:`WorkerTimeout` or
+:class:`WorkerCrashed`; the next call starts a fresh worker, so only the tests it was serving
+lose points. Objects from an earlier worker raise :class:`StaleHandle`.
+
+Proxies::
+
+    sub = Submission(worker)          # the student's package
+    sub.softmax(x)                    # call a function -> plain data
+    m = sub.MLP(2, 16, 2)             # construct -> RemoteObject
+    m(x); m.forward(x); m.state_dict(); m.training; m.lr = 0.1
+    m.forward.vjp(x, cotangent=g)     # gradients computed in the worker
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder import encoding, sandbox
+from autograder.errors import (
+    StaleHandle,
+    SubmissionError,
+    WorkerCrashed,
+    WorkerTimeout,
+    remote_exception,
+)
+from autograder.grad import VJP
+
+BOOT = ("import sys; sys.path.insert(0, {engine!r}); "
+        "from autograder.worker import main; main()")
+_counter = itertools.count()
+
+
+@dataclass
+class WorkerOptions:
+    """How to start workers for one assignment."""
+
+    package_dir: Path  # the submitted package, e.g. .../assignments/w2_pytorch_basics
+    hide: list[Path] = field(default_factory=list)  # made invisible inside the sandbox
+    forbidden: tuple[str, ...] = ()
+    memory_mb: int = 4096
+    cpu_s: int = 600
+    fsize_mb: int = 64
+    max_pids: int = 64
+    threads: int = 0  # 0: all cores
+    sandboxed: bool = True  # False only for the engine's own comparisons (benchmarks)
+    start_timeout_s: float = 120.0
+
+
+class Worker:
+    """One sandboxed worker process at a time, restarted after a timeout or crash."""
+
+    def __init__(self, options: WorkerOptions):
+        self.options = options
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.generation = 0
+        self.deadline: float | None = None  # set per test by the pytest plugin
+        self.callables: set[str] = set()
+        self.types: dict[str, list[str]] = {}
+        self.import_error: SubmissionError | None = None
+        self.sandbox_report: dict[str, Any] = {}
+        self.pending_release: list[int] = []
+        self.pending_seed: int | None = None
+        self.restarts = 0
+        self.scratch: Path | None = None
+        self.cgroup: Path | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix="llmsoc-worker-", suffix=".log")[1])
+        self._lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start a worker if none is running (idempotent)."""
+        with self._lock:
+            if self.proc is None:
+                self._start()
+
+    def _start(self) -> None:
+        opts = self.options
+        caps = sandbox.probe()
+        self.scratch = Path(tempfile.mkdtemp(prefix="llmsoc-sandbox-"))
+        (self.scratch / "tmp").mkdir()
+        sub_root = self.scratch / "submission"
+        shutil.copytree(opts.package_dir, sub_root / opts.package_dir.name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "figures"))
+        use_nobody = opts.sandboxed and caps.root and caps.nobody_can_run_python
+        os.chmod(self.scratch, 0o755)
+        if use_nobody:
+            for p in [self.scratch, *self.scratch.rglob("*")]:
+                os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
+        threads = opts.threads or os.cpu_count() or 1
+        cfg = {
+            "package": opts.package_dir.name,
+            "submission_root": str(sub_root),
+            "scratch": str(self.scratch),
+            "hide": [str(p) for p in opts.hide] if opts.sandboxed else [],
+            "namespaces": bool(caps.unshare) and opts.sandboxed,
+            "forbidden": list(opts.forbidden),
+            "cpu_s": opts.cpu_s, "fsize_mb": opts.fsize_mb, "nproc": opts.max_pids,
+            "memory_mb": opts.memory_mb if opts.sandboxed else 0,
+            "uid": sandbox.NOBODY if use_nobody else None,
+            "threads": threads,
+        }
+        engine = str(Path(__file__).resolve().parent.parent)
+        args = ["-s", "-B", "-c", BOOT.format(engine=engine), json.dumps(cfg)]
+        cmd = sandbox.command(args) if opts.sandboxed else [sandbox.sys.executable, *args]
+        self.cgroup = (sandbox.make_cgroup(f"llmsoc-{os.getpid()}-{next(_counter)}",
+                                           opts.max_pids) if opts.sandboxed else None)
+        cgroup = self.cgroup
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                env=sandbox.scrubbed_env(self.scratch, threads), cwd=self.scratch,
+                start_new_session=True, preexec_fn=lambda: sandbox.join_cgroup(cgroup))
+        finally:
+            log.close()
+        os.set_blocking(self.proc.stdin.fileno(), False)
+        self.generation += 1
+        self.types = {}
+        try:
+            hello = self._receive(time.monotonic() + opts.start_timeout_s)["hello"]
+        except (WorkerCrashed, WorkerTimeout) as exc:
+            self.import_error = SubmissionError(
+                "ImportError", f"the submission could not be imported: the worker {exc}")
+            return
+        self.sandbox_report = {"layers": caps.describe(), "applied": hello.get("sandbox", {})}
+        if "error" in hello:
+            err = hello["error"]
+            self.import_error = remote_exception(err["type"], err["message"], err["frames"])
+            self.import_error.at_import = True
+            self._kill()
+            return
+        self.callables = set(hello["callables"])
+
+    def _kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.kill()
+            proc.wait()
+            for f in (proc.stdin, proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        sandbox.remove_cgroup(self.cgroup)
+        self.cgroup = None
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+
+    def close(self) -> None:
+        """Stop the worker; its handles become stale."""
+        with self._lock:
+            self._kill()
+
+    def log_tail(self, start: int = 0, limit: int = 4000) -> str:
+        """What the submission printed since byte ``start`` (at most ``limit`` bytes)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                data = f.read(limit + 1)
+        except OSError:
+            return ""
+        text = data[:limit].decode(errors="replace")
+        return text + ("\n... (output truncated)" if len(data) > limit else "")
+
+    def log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    # -- requests -------------------------------------------------------------------------------
+    def request(self, req: dict[str, Any], generation: int | None = None) -> Any:
+        """Send one request and return the decoded ``ok`` value (or raise)."""
+        with self._lock:
+            if self.proc is None and self.import_error is None:
+                self._start()
+            if self.import_error is not None:
+                raise self.import_error
+            if generation is not None and generation != self.generation:
+                raise StaleHandle("this object belongs to a worker that was restarted after a "
+                                  "timeout or crash; create it again")
+            if self.pending_seed is not None:
+                self._send({"op": "seed", "seed": self.pending_seed})
+                self.pending_seed = None
+            return self._send(req)
+
+    def _send(self, req: dict[str, Any]) -> Any:
+        if self.pending_release:
+            req = {**req, "release": self.pending_release}
+            self.pending_release = []
+        header, bufs = encoding.encode(req)
+        deadline = self.deadline
+        try:
+            encoding.write_message(self.proc.stdin.fileno(), header, bufs, deadline)
+            answer = self._receive(deadline)
+        except (BrokenPipeError, TimeoutError):
+            raise self._failure() from None
+        if "error" in answer:
+            err = answer["error"]
+            raise remote_exception(err["type"], err["message"], err["frames"])
+        return answer["ok"]
+
+    def _receive(self, deadline: float | None) -> dict[str, Any]:
+        try:
+            header, bufs = encoding.read_message(self.proc.stdout.fileno(), deadline)
+            answer = encoding.decode(header, bufs, self._proxy_for)
+            if not isinstance(answer, dict):
+                raise encoding.EncodingError("malformed answer")
+            self.types.update(answer.get("types") or {})
+            return answer
+        except (EOFError, TimeoutError, encoding.EncodingError, ValueError, KeyError):
+            raise self._failure() from None
+
+    def _failure(self) -> Exception:
+        """Kill the worker and explain why it stopped answering."""
+        proc = self.proc
+        code = proc.poll() if proc is not None else None
+        self._kill()
+        self.restarts += 1
+        if code is None:
+            return WorkerTimeout("did not answer before the time limit and was stopped")
+        if code < 0:
+            name = signal.Signals(-code).name
+            why = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed, e.g. memory limit)",
+                   "SIGSEGV": " (segmentation fault)", "SIGXFSZ": " (file size limit)"}
+            return WorkerCrashed(f"crashed with signal {name}{why.get(name, '')}")
+        return WorkerCrashed(f"exited with code {code} in the middle of a call")
+
+    def _proxy_for(self, node: dict[str, Any]) -> RemoteObject:
+        return RemoteObject(self, node["$h"], node.get("type", ""), self.generation)
+
+
+class RemoteCallable:
+    """A function, method or callable object in the worker."""
+
+    __llmsoc_remote__ = True
+
+    def __init__(self, worker: Worker, target: int, name: str | None, generation: int,
+                 label: str):
+        self._worker, self._target, self._name = worker, target, name
+        self._generation, self._label = generation, label
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._worker.request({"op": "call", "target": self._target, "name": self._name,
+                                     "args": args, "kwargs": kwargs}, self._generation)
+
+    def vjp(self, *args: Any, cotangent: Any, **kwargs: Any) -> VJP:
+        """Output and vector-Jacobian product, computed in the worker (see autograder.grad)."""
+        out, input_grads, param_grads = self._worker.request(
+            {"op": "vjp", "target": self._target, "name": self._name, "args": args,
+             "kwargs": kwargs, "cotangent": cotangent}, self._generation)
+        return VJP(out, tuple(input_grads), param_grads)
+
+    def __repr__(self) -> str:
+        return f"<remote {self._label}>"
+
+
+class RemoteObject:
+    """An object living in the worker. Attribute reads return data or further proxies."""
+
+    __llmsoc_remote__ = True
+
+    def __init__(self, worker: Worker, hid: int, type_name: str, generation: int):
+        object.__setattr__(self, "_worker", worker)
+        object.__setattr__(self, "_id", hid)
+        object.__setattr__(self, "_type", type_name)
+        object.__setattr__(self, "_generation", generation)
+        object.__setattr__(self, "__llmsoc_handle__", encoding.Handle(hid, type_name))
+
+    def _methods(self) -> list[str]:
+        return self._worker.types.get(self._type, [])
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        if name in self._methods():
+            return RemoteCallable(self._worker, self._id, name, self._generation,
+                                  f"{self._type}.{name}")
+        return self._worker.request({"op": "getattr", "target": self._id, "name": name},
+                                    self._generation)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._worker.request({"op": "setattr", "target": self._id, "name": name,
+                              "value": value}, self._generation)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return RemoteCallable(self._worker, self._id, None, self._generation, self._type)(
+            *args, **kwargs)
+
+    def vjp(self, *args: Any, cotangent: Any, **kwargs: Any) -> VJP:
+        return RemoteCallable(self._worker, self._id, None, self._generation, self._type).vjp(
+            *args, cotangent=cotangent, **kwargs)
+
+    def __del__(self) -> None:
+        try:
+            if self._worker.generation == self._generation:
+                self._worker.pending_release.append(self._id)
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def __repr__(self) -> str:
+        return f"<remote {self._type} #{self._id}>"
+
+
+class Submission:
+    """The student's package, as seen from the trusted side."""
+
+    def __init__(self, worker: Worker):
+        self._worker = worker
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        w = self._worker
+        w.start()
+        if w.import_error is not None:
+            raise w.import_error
+        if name in w.callables:
+            return RemoteCallable(w, 0, name, w.generation, name)
+        return w.request({"op": "getattr", "target": 0, "name": name}, w.generation)
+
+    def __repr__(self) -> str:
+        return f"<submission {self._worker.options.package_dir.name}>"

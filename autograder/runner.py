@@ -1,0 +1,141 @@
+"""The runner: collect graded tests in the trusted process, run them, return a :class:`Report`.
+
+    report = run(course, ["w2_pytorch_basics"], submission=Path("student-repo"), official=True)
+
+Pytest runs in this process with its terminal output switched off, so neither a hidden test's
+source nor its assertion output is ever printed; all feedback goes through the report. The
+static "from scratch" check adds one zero-point entry per assignment listing forbidden API uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from autograder import forbidden, seeds
+from autograder.config import Course
+from autograder.plugin import GradingSession
+from autograder.report import AssignmentResult, Report, TestResult
+
+
+class _Collector:
+    """Registered for one run to capture the grading session pytest builds."""
+
+    def __init__(self) -> None:
+        self.session: GradingSession | None = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        self.session = config.pluginmanager.get_plugin("llmsoc-grading")
+
+
+def run(
+    course: Course,
+    names: list[str],
+    *,
+    submission: Path | None = None,
+    official: bool = False,
+    public_only: bool = False,
+    debug: bool = False,
+    salt: int = 0,
+    record_snapshots: bool = False,
+    keyword: str | None = None,
+) -> Report:
+    """Grade ``names`` and return the report (never raises for a broken submission)."""
+    paths = []
+    for name in names:
+        course.config(name)  # unknown assignment: a clear error now
+        paths.append(course.public_tests(name))
+        hidden = course.hidden_tests(name)
+        if not public_only and hidden.is_dir():
+            paths.append(hidden)
+    args = [str(p) for p in paths] + [
+        "-p", "no:terminal", "-p", "no:cacheprovider", "--rootdir", str(course.root),
+        "--llmsoc-salt", str(salt)]
+    if submission is not None:
+        args += ["--llmsoc-submission", str(submission)]
+    if official:
+        args.append("--llmsoc-official")
+    if debug:
+        args.append("--llmsoc-debug")
+    if record_snapshots:
+        args.append("--llmsoc-record-snapshots")
+    if keyword:
+        args += ["-k", keyword]
+    collector = _Collector()
+    start = time.perf_counter()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = pytest.main(args, plugins=[collector])
+    elapsed = time.perf_counter() - start
+    session = collector.session
+    if session is None or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        raise RuntimeError(f"pytest could not run the tests (exit code {int(code)}):\n"
+                           f"{out.getvalue()[-3000:]}")
+    return build_report(course, names, session, elapsed, submission, official, salt)
+
+
+def build_report(course: Course, names: list[str], session: GradingSession, elapsed: float,
+                 submission: Path | None, official: bool, salt: int) -> Report:
+    by_name: dict[str, AssignmentResult] = {}
+    for name in names:
+        cfg = course.config(name)
+        by_name[name] = AssignmentResult(name=name, time_budget_s=cfg.time_budget_s)
+    for result in session.results:
+        a = session.assignment_of.get(result.nodeid)
+        if a in by_name:
+            by_name[a].tests.append(result)
+            by_name[a].duration_s += result.duration_s
+    sandbox_info: dict[str, Any] = {}
+    sub_hashes = {}
+    for name, a in by_name.items():
+        package = session.package_dir(name)
+        sub_hashes[name] = seeds.tree_hash(package, (".py",))
+        a.tests.append(static_check(package, course.config(name).forbidden))
+        worker = session.workers.get(name)
+        if worker is not None:
+            sandbox_info[name] = worker.sandbox_report
+            if worker.restarts:
+                a.notes.append(f"the worker was restarted {worker.restarts} time(s) after a "
+                               "timeout or crash; only the tests it was serving lost points")
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "mode": "debug (in-process)" if session.debug else "sandboxed",
+        "seed_mode": ("secret per submission" if official else "development") + (
+            f", salt {salt}" if salt else "") + (
+            ", default secret: set LLMSOC_SECRET" if official and
+            session.secret_source == "default" else ""),
+        "suite_hash": seeds.tree_hash(course.root / "tests", (".py", ".toml")),
+        "submission_hash": sub_hashes,
+        "sandbox": sandbox_info,
+        "wall_time_s": round(elapsed, 3),
+        "executable": sys.executable if not official else Path(sys.executable).name,
+    }
+    return Report(assignments=list(by_name.values()), official=official and not session.debug,
+                  environment=env, created=dt.datetime.now(dt.timezone.utc).isoformat(
+                      timespec="seconds"))
+
+
+def static_check(package: Path, banned: tuple[str, ...]) -> TestResult:
+    """The zero-point "from scratch" entry: forbidden names found in the source."""
+    found = forbidden.scan_package(package, banned) if package.is_dir() else []
+    result = TestResult(name="from-scratch rule (static check)", nodeid=f"{package.name}::static",
+                        category="invariant", visibility="public", points=0.0, earned=0.0,
+                        status="passed")
+    if found:
+        result.status, result.failure_class = "failed", "forbidden"
+        result.feedback = "\n".join(str(v) for v in found[:20]) + (
+            "\nCalls to these fail at run time too, costing the tests that make them.")
+    return result

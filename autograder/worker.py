@@ -1,0 +1,179 @@
+"""The sandboxed worker: imports the submission and serves calls over a pipe.
+
+Started by :class:`autograder.proxy.Worker` as ``python -s -B -c <boot> <config-json>``. It
+reads requests on fd 0 and answers on a duplicate of fd 1; the submission's own ``print``
+output goes to fd 2 (a log the grader keeps), so nothing it writes can forge an answer.
+
+Requests (plain data, see :mod:`autograder.encoding`)::
+
+    {"op": "call",    "target": id, "name": str | None, "args": (...), "kwargs": {...}}
+    {"op": "getattr", "target": id, "name": str}
+    {"op": "setattr", "target": id, "name": str, "value": v}
+    {"op": "vjp",     "target": id, "name": str | None, "args": ..., "kwargs": ...,
+                      "cotangent": ...}
+    {"op": "seed",    "seed": int}
+    every request may carry "release": [ids] (handles the grader no longer holds)
+
+Answers are ``{"ok": value, "types": {...}}`` or ``{"error": {"type", "message", "frames"}}``.
+Target 0 is the submission package. Values that are not plain data are kept in a handle table
+and sent as handles; ``types`` describes each new type once (its method names), so the grader
+can call methods in one round trip.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+import sys
+import traceback
+from typing import Any
+
+ROOT_ID = 0
+
+
+class Server:
+    """Handle table plus request dispatch."""
+
+    def __init__(self, package: Any, submission_root: str):
+        self.objects: dict[int, Any] = {ROOT_ID: package}
+        self.next_id = 1
+        self.described: set[str] = set()
+        self.new_types: dict[str, list[str]] = {}
+        self.root = submission_root
+
+    # -- handles --------------------------------------------------------------------------------
+    def to_handle(self, obj: Any) -> dict[str, Any]:
+        hid = self.next_id
+        self.next_id += 1
+        self.objects[hid] = obj
+        tname = f"{type(obj).__module__}.{type(obj).__qualname__}"
+        if tname not in self.described:
+            self.described.add(tname)
+            self.new_types[tname] = describe_methods(obj)
+        return {"$h": hid, "type": tname}
+
+    def from_handle(self, node: dict[str, Any]) -> Any:
+        hid = node["$h"]
+        if hid not in self.objects:
+            raise LookupError(f"unknown object handle {hid}")
+        return self.objects[hid]
+
+    # -- dispatch -------------------------------------------------------------------------------
+    def handle(self, req: dict[str, Any]) -> Any:
+        for hid in req.get("release", ()):
+            if hid != ROOT_ID:
+                self.objects.pop(hid, None)
+        op = req["op"]
+        if op == "seed":
+            seed_everything(int(req["seed"]))
+            return None
+        target = self.objects[req["target"]]
+        if op == "getattr":
+            return getattr(target, req["name"])
+        if op == "setattr":
+            setattr(target, req["name"], req["value"])
+            return None
+        fn = target if req.get("name") is None else getattr(target, req["name"])
+        if op == "call":
+            return fn(*req.get("args", ()), **req.get("kwargs", {}))
+        if op == "vjp":
+            from autograder.grad import local_vjp, owner_module
+
+            module = owner_module(fn)
+            result = local_vjp(fn, tuple(req.get("args", ())), req.get("kwargs", {}),
+                               req["cotangent"], module)
+            return (result.output, result.input_grads, result.param_grads)
+        raise ValueError(f"unknown op {op!r}")
+
+
+def describe_methods(obj: Any) -> list[str]:
+    """Names callable as methods of ``obj`` (one round trip each), plus ``__call__``."""
+    cls = type(obj)
+    names = [n for n in dir(cls) if not n.startswith("__") and callable(getattr(cls, n, None))
+             and not isinstance(getattr(cls, n, None), type)]
+    if callable(obj):
+        names.append("__call__")
+    if isinstance(obj, type(sys)):  # a module: its functions and classes
+        names = [n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n))]
+    return names
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def error_payload(exc: BaseException, root: str) -> dict[str, Any]:
+    """Type, message and the submission's own traceback frames (paths made relative)."""
+    frames = []
+    for fs in traceback.extract_tb(exc.__traceback__):
+        if fs.filename.startswith(root):
+            frames.append([os.path.relpath(fs.filename, root), fs.lineno, fs.name, fs.line or ""])
+    if isinstance(exc, SyntaxError) and exc.filename and exc.filename.startswith(root):
+        frames.append([os.path.relpath(exc.filename, root), exc.lineno or 0, "<module>",
+                       (exc.text or "").strip()])
+    message = str(exc)
+    if len(message) > 2000:
+        message = message[:2000] + " ..."
+    return {"type": type(exc).__name__, "message": message, "frames": frames}
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    proto_in = 0
+    proto_out = os.dup(1)
+    os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
+    sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+
+    from autograder import encoding, forbidden, sandbox
+
+    applied = sandbox.apply_inside(cfg)
+    import numpy as np  # noqa: F401 - imported before the submission can tamper with sys.modules
+    import torch
+
+    torch.set_num_threads(cfg.get("threads", 1))
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    root = cfg["submission_root"]
+    applied["unguarded"] = forbidden.install_guards(tuple(cfg.get("forbidden", ())), root)
+    os.chdir(cfg["scratch"])
+    sys.path.insert(0, root)
+
+    def send(obj: Any, server: Server | None = None) -> None:
+        header, bufs = encoding.encode(obj, server.to_handle if server else None)
+        encoding.write_message(proto_out, header, bufs)
+
+    try:
+        seed_everything(0)
+        package = importlib.import_module(cfg["package"])
+    except BaseException as exc:  # noqa: BLE001 - any import failure is the submission's
+        send({"hello": {"error": error_payload(exc, root), "sandbox": applied}})
+        return
+    server = Server(package, root)
+    send({"hello": {"callables": describe_methods(package), "sandbox": applied}})
+    while True:
+        try:
+            header, bufs = encoding.read_message(proto_in)
+        except EOFError:
+            return
+        server.new_types = {}
+        try:
+            req = encoding.decode(header, bufs, server.from_handle)
+            result: dict[str, Any] = {"ok": server.handle(req)}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
+            result = {"error": error_payload(exc, root)}
+        try:
+            result["types"] = server.new_types
+            send(result, server)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unencodable value
+            send({"error": error_payload(exc, root), "types": server.new_types})
+
+
+if __name__ == "__main__":
+    main()
