@@ -68,7 +68,7 @@ def assert_close(
     what: str = "output",
     failure_class: str = "value",
 ) -> None:
-    """Compare tensors (or nested tuples/lists/dicts of them) with ``|got - exp| <= atol + rtol|exp|``.
+    """Compare tensors (or nested sequences/dicts of them): ``|got - exp| <= atol + rtol |exp|``.
 
     Fails with ``shape`` on a shape mismatch, ``dtype`` on a dtype mismatch (when
     ``check_dtype``), ``value`` (or ``failure_class``) on values, NaN or Inf where the expected
@@ -77,7 +77,7 @@ def assert_close(
     if isinstance(expected, (tuple, list)):
         expect(isinstance(got, (tuple, list)) and len(got) == len(expected), "shape",
                f"{what} should be a sequence of {len(expected)} items")
-        for i, (g, e) in enumerate(zip(got, expected)):
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             assert_close(g, e, atol=atol, rtol=rtol, check_dtype=check_dtype,
                          what=f"{what}[{i}]", failure_class=failure_class)
         return
@@ -93,7 +93,8 @@ def assert_close(
         return
     expect(got is not None, failure_class, f"{what} is missing (None)")
     g, e = _as_tensor(got, what), _as_tensor(expected, "expected")
-    expect(g.shape == e.shape, "shape", f"{what} has shape {tuple(g.shape)}, expected {tuple(e.shape)}")
+    expect(g.shape == e.shape, "shape",
+           f"{what} has shape {tuple(g.shape)}, expected {tuple(e.shape)}")
     if check_dtype:
         expect(g.dtype == e.dtype, "dtype", f"{what} has dtype {g.dtype}, expected {e.dtype}")
     g64, e64 = g.to(torch.float64), e.to(torch.float64)
@@ -146,6 +147,7 @@ def assert_raises(
         names = exc_type.__name__ if isinstance(exc_type, type) else "/".join(
             t.__name__ for t in exc_type)
         fail("error-handling", f"expected {names}, got {type(exc).__name__}: {exc}")
-    names = exc_type.__name__ if isinstance(exc_type, type) else "/".join(t.__name__ for t in exc_type)
+    names = exc_type.__name__ if isinstance(exc_type, type) else "/".join(
+        t.__name__ for t in exc_type)
     fail("error-handling", f"expected {names} to be raised, nothing was raised")
     raise AssertionError  # unreachable

@@ -14,6 +14,7 @@ Layout (the same in the instructor's course repository and, minus ``solutions/``
     time_budget_s = 60          # whole hidden + public suite on two CPU cores, reference
     call_timeout_s = 30         # default per-test limit (a test may set @pytest.mark.timeout)
     memory_mb = 4096            # address-space limit of the worker (CPU runs)
+    threads = 1                 # torch threads in the worker and the grader (tiny models: 1)
     forbidden = ["torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax"]
 """
 
@@ -41,6 +42,7 @@ class AssignmentConfig:
     time_budget_s: float = 60.0
     call_timeout_s: float = 30.0
     memory_mb: int = 4096
+    threads: int = 1
     forbidden: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -93,7 +95,8 @@ class Course:
             known = ", ".join(self.assignments()) or "none"
             raise FileNotFoundError(f"unknown assignment {name!r} (known: {known})")
         data = tomllib.loads(path.read_text())
-        allowed = {"title", "time_budget_s", "call_timeout_s", "memory_mb", "forbidden"}
+        allowed = {"title", "time_budget_s", "call_timeout_s", "memory_mb", "threads",
+                   "forbidden"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -103,6 +106,7 @@ class Course:
             time_budget_s=float(data.get("time_budget_s", 60.0)),
             call_timeout_s=float(data.get("call_timeout_s", 30.0)),
             memory_mb=int(data.get("memory_mb", 4096)),
+            threads=int(data.get("threads", 1)),
             forbidden=tuple(data.get("forbidden", ())),
         )
 

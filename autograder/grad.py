@@ -68,13 +68,13 @@ def local_vjp(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, A
     cots = _flat_tensors(cotangent, "the cotangent")
     if len(outs) != len(cots):
         raise ValueError(f"the output has {len(outs)} tensors but the cotangent {len(cots)}")
-    for o, c in zip(outs, cots):
+    for o, c in zip(outs, cots, strict=True):
         if o.shape != c.shape:
             raise ValueError(f"output of shape {tuple(o.shape)} cannot take a cotangent of "
                              f"shape {tuple(c.shape)}")
     wrt = [x for x in leaves if isinstance(x, torch.Tensor) and x.requires_grad]
     wrt += [p for _, p in params if p.requires_grad]
-    pairs = [(o, c.to(o.dtype)) for o, c in zip(outs, cots) if o.requires_grad]
+    pairs = [(o, c.to(o.dtype)) for o, c in zip(outs, cots, strict=True) if o.requires_grad]
     if pairs and wrt:
         grads = list(torch.autograd.grad([o for o, _ in pairs], wrt,
                                          grad_outputs=[c for _, c in pairs], allow_unused=True))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import encoding, seeds
+from autograder import seeds
 from autograder.checks import CheckFailure
 from autograder.config import Course
 from autograder.errors import (
@@ -45,6 +46,7 @@ from autograder.errors import (
 )
 from autograder.proxy import Submission, Worker, WorkerOptions
 from autograder.report import CATEGORIES, TestResult
+from autograder.snapshots import read_snapshot, write_snapshot
 
 CATEGORY_FAILURE = {"shape": "shape", "value": "value", "gradient": "gradient",
                     "invariant": "invariant", "training": "threshold",
@@ -157,7 +159,8 @@ class GradingSession:
             hide = [course.root / "tests", course.root / "solutions", course.root / ".git"]
             self.workers[name] = Worker(WorkerOptions(
                 package_dir=self.package_dir(name), hide=hide, forbidden=cfg.forbidden,
-                memory_mb=cfg.memory_mb, cpu_s=int(max(cfg.time_budget_s * 5, 120))))
+                memory_mb=cfg.memory_mb, cpu_s=int(max(cfg.time_budget_s * 5, 120)),
+                threads=cfg.threads))
         return self.workers[name]
 
     def local_package(self, name: str) -> ModuleType:
@@ -196,6 +199,9 @@ class GradingSession:
             if category not in CATEGORIES:
                 raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.category(c) with c in "
                                         f"{CATEGORIES}")
+        if not self.debug:  # start workers (importing torch) while pytest sets up the tests
+            for name in sorted(set(self.assignment_of.values())):
+                threading.Thread(target=self.worker(name).start, daemon=True).start()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -369,22 +375,3 @@ def import_package(directory: Path, alias: str) -> ModuleType:
         del sys.modules[alias]
         raise
     return module
-
-
-def write_snapshot(path: Path, value: Any) -> None:
-    """Store ``value`` with the pipe's encoding (never pickle)."""
-    header, bufs = encoding.encode(value)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        encoding.write_message(fd, header, bufs)
-    finally:
-        os.close(fd)
-
-
-def read_snapshot(path: Path) -> Any:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        header, bufs = encoding.read_message(fd)
-    finally:
-        os.close(fd)
-    return encoding.decode(header, bufs)

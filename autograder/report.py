@@ -1,9 +1,9 @@
 """The grade report: what a grading run produces, independent of how it is rendered.
 
 A :class:`Report` holds one :class:`AssignmentResult` per graded assignment, each holding one
-:class:`TestResult` per test. Renderers for the terminal, JSON, Markdown, Gradescope and JUnit
-live in :mod:`autograder.formats`; the JSON schema is documented in ``autograder/report.schema.json``
-and versioned by :data:`SCHEMA_VERSION`.
+:class:`TestResult` per test. Renderers for the terminal, JSON, Markdown, Gradescope and
+JUnit live in :mod:`autograder.formats`; the JSON schema is documented in
+``autograder/report.schema.json`` and versioned by :data:`SCHEMA_VERSION`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ SCHEMA_VERSION = "1.0"
 CATEGORIES = ("shape", "value", "gradient", "invariant", "training", "perplexity", "error-handling")
 """What a test checks; set with ``@pytest.mark.category(...)``."""
 
-STATUSES = ("passed", "partial", "failed", "not-implemented", "timeout", "crash", "forbidden", "error")
+STATUSES = ("passed", "partial", "failed", "not-implemented", "timeout", "crash", "forbidden",
+            "error")
 """How a test ended. ``error`` means the test itself broke (an instructor bug), not the student."""
 
 FAILURE_CLASSES = (
@@ -112,7 +113,8 @@ class Report:
         assignments = [
             AssignmentResult(
                 name=a["name"],
-                tests=[TestResult(**{k: v for k, v in t.items() if k in fields}) for t in a["tests"]],
+                tests=[TestResult(**{k: v for k, v in t.items() if k in fields})
+                       for t in a["tests"]],
                 duration_s=a.get("duration_s", 0.0),
                 time_budget_s=a.get("time_budget_s"),
                 notes=list(a.get("notes", [])),

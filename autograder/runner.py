@@ -59,7 +59,8 @@ def run(
         if not public_only and hidden.is_dir():
             paths.append(hidden)
     args = [str(p) for p in paths] + [
-        "-p", "no:terminal", "-p", "no:cacheprovider", "--rootdir", str(course.root),
+        "-p", "no:terminal", "-p", "no:cacheprovider", "--import-mode=importlib",
+        "--rootdir", str(course.root),
         "--llmsoc-salt", str(salt)]
     if submission is not None:
         args += ["--llmsoc-submission", str(submission)]
@@ -72,10 +73,15 @@ def run(
     if keyword:
         args += ["-k", keyword]
     collector = _Collector()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(course.config(n).threads for n in names))
     start = time.perf_counter()
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = pytest.main(args, plugins=[collector])
+    try:
+        with contextlib.redirect_stdout(out):
+            code = pytest.main(args, plugins=[collector])
+    finally:
+        torch.set_num_threads(threads)
     elapsed = time.perf_counter() - start
     session = collector.session
     if session is None or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
