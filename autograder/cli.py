@@ -26,7 +26,10 @@ def _emit(report: Report, fmt: str, out: str | None) -> None:
     color = out is None and fmt == "terminal" and sys.stdout.isatty()
     text = formats.render(report, fmt, color=color)
     if out is None:
-        print(text)
+        try:
+            print(text)
+        except BrokenPipeError:  # e.g. piped into `head`
+            sys.stderr.close()
     else:
         Path(out).write_text(text)
         print(f"wrote {fmt} report to {out}", file=sys.stderr)

@@ -199,9 +199,17 @@ class GradingSession:
             if category not in CATEGORIES:
                 raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.category(c) with c in "
                                         f"{CATEGORIES}")
-        if not self.debug:  # start workers (importing torch) while pytest sets up the tests
+        if not self.debug and not self.config.getoption("collectonly"):
             for name in sorted(set(self.assignment_of.values())):
-                threading.Thread(target=self.worker(name).start, daemon=True).start()
+                self.prestart(name)
+
+    def prestart(self, name: str) -> None:
+        """Start the worker (importing torch) in the background while pytest sets up tests."""
+        try:
+            worker = self.worker(name)
+        except (pytest.UsageError, FileNotFoundError, ValueError):
+            return  # reported by the first test that asks for the submission
+        threading.Thread(target=worker.start, daemon=True).start()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Any:
@@ -250,7 +258,11 @@ class GradingSession:
         result.status, result.failure_class = status, failure_class
         public = visibility == "public"
         lines = [describe(status, failure_class)]
-        if isinstance(exc, SubmissionError):
+        if isinstance(exc, NotImplementedBySubmission):
+            where = exc.frames[-1] if exc.frames else None
+            lines.append(exc.message + (f" ({where[0]}, line {where[1]}, in {where[2]})"
+                                        if where else ""))
+        elif isinstance(exc, SubmissionError):
             lines.append(exc.student_traceback() if exc.frames or public else str(exc))
         elif public or status in ("timeout", "crash", "not-implemented", "forbidden", "error"):
             lines.append(detail)

@@ -256,9 +256,10 @@ class RemoteCallable:
     __llmsoc_remote__ = True
 
     def __init__(self, worker: Worker, target: int, name: str | None, generation: int,
-                 label: str):
+                 label: str, owner: RemoteObject | None = None):
         self._worker, self._target, self._name = worker, target, name
         self._generation, self._label = generation, label
+        self._owner = owner  # keeps the worker-side object alive while its method is in use
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._worker.request({"op": "call", "target": self._target, "name": self._name,
@@ -295,7 +296,7 @@ class RemoteObject:
             raise AttributeError(name)
         if name in self._methods():
             return RemoteCallable(self._worker, self._id, name, self._generation,
-                                  f"{self._type}.{name}")
+                                  f"{self._type}.{name}", self)
         return self._worker.request({"op": "getattr", "target": self._id, "name": name},
                                     self._generation)
 
@@ -304,12 +305,12 @@ class RemoteObject:
                               "value": value}, self._generation)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return RemoteCallable(self._worker, self._id, None, self._generation, self._type)(
-            *args, **kwargs)
+        return RemoteCallable(self._worker, self._id, None, self._generation, self._type,
+                              self)(*args, **kwargs)
 
     def vjp(self, *args: Any, cotangent: Any, **kwargs: Any) -> VJP:
-        return RemoteCallable(self._worker, self._id, None, self._generation, self._type).vjp(
-            *args, cotangent=cotangent, **kwargs)
+        return RemoteCallable(self._worker, self._id, None, self._generation, self._type,
+                              self).vjp(*args, cotangent=cotangent, **kwargs)
 
     def __del__(self) -> None:
         try:

@@ -423,16 +423,9 @@ def _replace_tree(course: Course, name: str) -> list[Path]:
     return _tree_files(target)
 
 
-def _describe_snapshots(name: str, result: object) -> str:
-    """A message for what ``record_snapshots`` returned."""
-    if isinstance(result, (list, tuple, set, dict)):
-        return f"{name}: recorded public-test snapshots ({len(result)})"
-    return f"{name}: recorded public-test snapshots"
-
-
 def release(course: Course, names: list[str] | None = None, *, check: bool = False,
             student_repo: Path | None = None,
-            record_snapshots: Callable[[Course, str], object] | None = None) -> list[str]:
+            record_snapshots: Callable[[Course, str], list[str]] | None = None) -> list[str]:
     """Regenerate the stubs of ``names`` (default: every assignment) and report what was done.
 
     With ``check=True`` nothing is written: the result lists the stale differences (empty when
@@ -452,7 +445,7 @@ def release(course: Course, names: list[str] | None = None, *, check: bool = Fal
         files = _replace_tree(course, name)
         messages.append(f"{name}: wrote {len(files)} files to assignments/{name}/")
         if record_snapshots is not None:
-            messages.append(_describe_snapshots(name, record_snapshots(course, name)))
+            messages += record_snapshots(course, name)
     if student_repo is not None:
         out = assemble_student_repo(course, names, student_repo)
         messages.append(f"student repository assembled at {out} ({', '.join(names)})")

@@ -59,7 +59,8 @@ def run(
         if not public_only and hidden.is_dir():
             paths.append(hidden)
     args = [str(p) for p in paths] + [
-        "-p", "no:terminal", "-p", "no:cacheprovider", "--import-mode=importlib",
+        "-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
+        "--import-mode=importlib",
         "--rootdir", str(course.root),
         "--llmsoc-salt", str(salt)]
     if submission is not None:

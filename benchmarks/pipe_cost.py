@@ -4,7 +4,13 @@
 
 Reports the median round trip of a small call (an ``echo`` of an int) and of a 4 MB float32
 tensor through a sandboxed worker, then the reference's public + hidden suite run sandboxed
-and in-process (``--llmsoc-debug``), median of ``--repeats`` runs each.
+and in-process (``--llmsoc-debug``), median of ``--repeats`` runs each, two ways:
+
+* cold: each grading in a fresh Python process, as ``llmsoc grade`` runs (the grader imports
+  torch and pytest either way; the sandbox adds a worker that imports torch on the other core);
+* warm: repeated gradings in one process, where in-process mode has everything imported
+  already and the sandbox still starts a fresh worker each time.
+
 Goals: small call under 1 ms; sandboxed suite within 1.25x of in-process.
 """
 
@@ -12,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -49,17 +57,40 @@ def round_trips(calls: int) -> tuple[float, float]:
     return small, big
 
 
-def suite_times(course: Course, name: str, repeats: int) -> tuple[float, float]:
-    def once(debug: bool) -> float:
-        report = run(course, [name], submission=course.solution_dir(name), official=True,
-                     debug=debug)
-        a = report.assignments[0]
-        assert a.earned == a.points, "the reference should score full marks"
-        return report.environment["wall_time_s"]
+COLD = """
+import sys
+from autograder.config import Course
+from autograder.runner import run
+course = Course.find()
+name, debug = sys.argv[1], sys.argv[2] == "1"
+report = run(course, [name], submission=course.solution_dir(name), official=True, debug=debug)
+assert report.earned == report.points, "the reference should score full marks"
+"""
 
-    sandboxed = statistics.median(once(False) for _ in range(repeats))
-    in_process = statistics.median(once(True) for _ in range(repeats))
-    return sandboxed, in_process
+
+def cold(name: str, debug: bool) -> float:
+    """Seconds for a whole grading process, interpreter start to exit."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", COLD, name, "1" if debug else "0"], check=True)
+    return time.perf_counter() - t0
+
+
+def warm(course: Course, name: str, debug: bool) -> float:
+    t0 = time.perf_counter()
+    report = run(course, [name], submission=course.solution_dir(name), official=True,
+                 debug=debug)
+    assert report.earned == report.points, "the reference should score full marks"
+    return time.perf_counter() - t0
+
+
+def suite_times(course: Course, name: str, repeats: int) -> dict[str, float]:
+    warm(course, name, True)  # imports, so "warm" is warm
+    times = {}
+    for mode, fn in (("cold", lambda d: cold(name, d)), ("warm", lambda d: warm(course, name, d))):
+        for debug in (False, True):
+            key = f"{mode} {'in-process' if debug else 'sandboxed'}"
+            times[key] = statistics.median(fn(debug) for _ in range(repeats))
+    return times
 
 
 def main() -> None:
@@ -72,10 +103,12 @@ def main() -> None:
     small, big = round_trips(args.calls)
     print(f"small call round trip (median of {args.calls}): {small * 1e3:.3f} ms")
     print(f"4 MB tensor round trip (median):            {big * 1e3:.3f} ms")
-    sandboxed, in_process = suite_times(Course.find(), args.assignment, args.repeats)
-    print(f"{args.assignment} suite, sandboxed:  {sandboxed:.2f} s (median of {args.repeats})")
-    print(f"{args.assignment} suite, in-process: {in_process:.2f} s")
-    print(f"ratio sandboxed / in-process: {sandboxed / in_process:.2f}x (goal <= 1.25x)")
+    t = suite_times(Course.find(), args.assignment, args.repeats)
+    for key, secs in t.items():
+        print(f"{args.assignment} suite, {key}: {secs:.2f} s (median of {args.repeats})")
+    for mode in ("cold", "warm"):
+        ratio = t[f"{mode} sandboxed"] / t[f"{mode} in-process"]
+        print(f"ratio sandboxed / in-process, {mode}: {ratio:.2f}x (goal <= 1.25x)")
 
 
 if __name__ == "__main__":
