@@ -86,8 +86,16 @@ def encode(value: Any, to_handle: ToHandle | None = None) -> tuple[bytes, list[m
 def _encode(v: Any, bufs: list[memoryview], to_handle: ToHandle | None, depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise EncodingError(f"value nested deeper than {MAX_DEPTH} levels (or self-referencing)")
-    if v is None or isinstance(v, (bool, str)):
-        return v
+    if isinstance(v, np.generic):  # before int/float: np.float64 is a float subclass
+        if v.dtype.name not in _NUMPY_DTYPES:
+            raise EncodingError(f"cannot send a numpy scalar of dtype {v.dtype}")
+        if v.dtype.kind == "c":
+            return {"$s": [v.dtype.name, [float(v.real), float(v.imag)]]}
+        return {"$s": [v.dtype.name, v.item()]}
+    if v is None or isinstance(v, bool):
+        return None if v is None else bool(v)
+    if isinstance(v, str):
+        return str(v)
     if isinstance(v, int):
         return int(v)
     if isinstance(v, float):
@@ -96,12 +104,11 @@ def _encode(v: Any, bufs: list[memoryview], to_handle: ToHandle | None, depth: i
         return {"$T": _tensor_payload(v, bufs)}
     if isinstance(v, np.ndarray):
         return {"$A": _array_payload(v, bufs)}
-    if isinstance(v, np.generic) and v.dtype.name in _NUMPY_DTYPES:
-        if v.dtype.kind == "c":
-            return {"$s": [v.dtype.name, [float(v.real), float(v.imag)]]}
-        return {"$s": [v.dtype.name, v.item()]}
     if isinstance(v, torch.dtype):
-        return {"$dt": str(v).removeprefix("torch.")}
+        name = str(v).removeprefix("torch.")
+        if name not in _TORCH_DTYPES:
+            raise EncodingError(f"cannot send the dtype {v}")
+        return {"$dt": name}
     if isinstance(v, torch.device):
         return {"$dev": str(v)}
     if isinstance(v, Handle):
@@ -129,7 +136,7 @@ def _tensor_payload(t: torch.Tensor, bufs: list[memoryview]) -> list[Any]:
     name = str(t.dtype).removeprefix("torch.")
     if name not in _TORCH_DTYPES:
         raise EncodingError(f"cannot send a tensor of dtype {t.dtype}")
-    t = t.detach().to("cpu").contiguous()
+    t = t.detach().to("cpu").resolve_conj().resolve_neg().contiguous()
     raw = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
     bufs.append(memoryview(raw.numpy().reshape(-1)).cast("B") if t.numel() else memoryview(b""))
     return [name, list(t.shape), len(bufs) - 1]
@@ -138,7 +145,9 @@ def _tensor_payload(t: torch.Tensor, bufs: list[memoryview]) -> list[Any]:
 def _array_payload(a: np.ndarray, bufs: list[memoryview]) -> list[Any]:
     if a.dtype.name not in _NUMPY_DTYPES:
         raise EncodingError(f"cannot send an ndarray of dtype {a.dtype}")
-    a = np.ascontiguousarray(a)
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    a = np.ascontiguousarray(a).reshape(a.shape)  # ascontiguousarray makes 0-d arrays 1-d
     bufs.append(memoryview(a.reshape(-1)).cast("B") if a.size else memoryview(b""))
     return [a.dtype.name, list(a.shape), len(bufs) - 1]
 
@@ -146,10 +155,11 @@ def _array_payload(a: np.ndarray, bufs: list[memoryview]) -> list[Any]:
 def decode(header: bytes, buffers: list[bytearray], from_handle: FromHandle | None = None) -> Any:
     """Inverse of :func:`encode`. Handles become :class:`Handle` unless ``from_handle`` is given."""
     try:
-        tree = json.loads(header)
-    except ValueError as exc:
-        raise EncodingError(f"malformed message header: {exc}") from None
-    return _decode(tree, buffers, from_handle, 0)
+        return _decode(json.loads(header), buffers, from_handle, 0)
+    except EncodingError:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise EncodingError(f"malformed message: {type(exc).__name__}") from None
 
 
 def _decode(v: Any, bufs: list[bytearray], from_handle: FromHandle | None, depth: int) -> Any:
@@ -182,7 +192,12 @@ def _decode(v: Any, bufs: list[bytearray], from_handle: FromHandle | None, depth
     if tag == "$s":
         name, value = _as_list(body, 2)
         dtype = _lookup(_NUMPY_DTYPES, name)
-        return dtype.type(complex(*value) if dtype.kind == "c" else value)
+        if dtype.kind == "c":
+            re, im = _as_list(value, 2)
+            value = complex(_number(re), _number(im))
+        else:
+            value = _number(value)
+        return dtype.type(value)
     if tag == "$dt":
         return _lookup(_TORCH_DTYPES, body)
     if tag == "$dev":
@@ -203,6 +218,12 @@ def _as_list(v: Any, n: int | None = None) -> list[Any]:
     return v
 
 
+def _number(v: Any) -> int | float | bool:
+    if not isinstance(v, (int, float, bool)):
+        raise EncodingError("malformed scalar")
+    return v
+
+
 def _lookup(table: dict[str, Any], name: Any) -> Any:
     if not isinstance(name, str) or name not in table:
         raise EncodingError(f"unsupported dtype {name!r}")
@@ -211,7 +232,7 @@ def _lookup(table: dict[str, Any], name: Any) -> Any:
 
 def _checked_buffer(name: str, itemsize: int, shape: Any, index: Any, bufs: list[bytearray]
                     ) -> bytearray:
-    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+    if not (isinstance(shape, list) and all(type(s) is int and s >= 0 for s in shape)):
         raise EncodingError("malformed shape")
     if not isinstance(index, int) or not 0 <= index < len(bufs):
         raise EncodingError("buffer index out of range")

@@ -24,14 +24,22 @@ class SubmissionError(Exception):
         self.message = message
         self.frames = [tuple(f) for f in (frames or [])]
 
-    def student_traceback(self) -> str:
-        """The student's own frames, formatted like a Python traceback."""
-        lines = ["Traceback (your code, most recent call last):"]
+    def student_traceback(self, max_message: int | None = None) -> str:
+        """The student's own frames, formatted like a Python traceback; the message is cut to
+        its first line and ``max_message`` characters when given."""
+        lines = ["Traceback (your code, most recent call last):"] if self.frames else []
         for file, line, func, src in self.frames:
             lines.append(f'  File "{file}", line {line}, in {func}')
             if src:
                 lines.append(f"    {src}")
-        lines.append(f"{self.type_name}: {self.message}")
+        message = self.message
+        if max_message == 0:
+            message = "(message not shown for hidden tests)" if message else ""
+        elif max_message is not None:
+            first = message.splitlines()[0] if message else ""
+            message = first[:max_message] + ("..." if first != message or
+                                             len(first) > max_message else "")
+        lines.append(f"{self.type_name}: {message}" if message else self.type_name)
         return "\n".join(lines)
 
     def __str__(self) -> str:

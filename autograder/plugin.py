@@ -19,6 +19,7 @@ itself with ``--llmsoc-debug``), ``reference`` (the solution, trusted process), 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
@@ -51,6 +52,12 @@ from autograder.snapshots import read_snapshot, write_snapshot
 CATEGORY_FAILURE = {"shape": "shape", "value": "value", "gradient": "gradient",
                     "invariant": "invariant", "training": "threshold",
                     "perplexity": "threshold", "error-handling": "error-handling"}
+HIDDEN_MESSAGE_CHARS = 0
+"""How much of the student's own exception message a hidden test shows: none. The message
+could carry the test's inputs or held-out data out (``raise ValueError(repr(x))``); the type
+and the student's own frames (file, line, source) still say where it went wrong, and the public
+self-check shows messages in full."""
+
 MARKERS = {
     "points(n)": "points the test is worth (required)",
     "category(name)": f"what the test checks, one of {', '.join(CATEGORIES)} (required)",
@@ -165,7 +172,7 @@ class GradingSession:
 
     def local_package(self, name: str) -> ModuleType:
         if name not in self.local:
-            self.local[name] = import_package(self.package_dir(name), f"llmsoc_debug_{name}")
+            self.local[name] = import_package(self.package_dir(name), "llmsoc_debug")
         return self.local[name]
 
     def reference_package(self, name: str) -> ModuleType:
@@ -175,7 +182,7 @@ class GradingSession:
                 raise RuntimeError("the reference solution is not available here; public tests "
                                    "must take expected values from `snapshot`")
             self.references[name] = import_package(course.solution_dir(name),
-                                                   f"llmsoc_reference_{name}")
+                                                   "llmsoc_reference")
         return self.references[name]
 
     def seed_for(self, item: pytest.Item) -> int:
@@ -262,8 +269,9 @@ class GradingSession:
             where = exc.frames[-1] if exc.frames else None
             lines.append(exc.message + (f" ({where[0]}, line {where[1]}, in {where[2]})"
                                         if where else ""))
-        elif isinstance(exc, SubmissionError):
-            lines.append(exc.student_traceback() if exc.frames or public else str(exc))
+        elif isinstance(exc, SubmissionError):  # import errors happen before any test input
+            full = public or getattr(exc, "at_import", False)
+            lines.append(exc.student_traceback(None if full else HIDDEN_MESSAGE_CHARS))
         elif public or status in ("timeout", "crash", "not-implemented", "forbidden", "error"):
             lines.append(detail)
         if hint and status != "not-implemented":
@@ -371,8 +379,10 @@ def describe(status: str, failure_class: str) -> str:
     }.get(status, f"the {failure_class} check failed")
 
 
-def import_package(directory: Path, alias: str) -> ModuleType:
-    """Import the package in ``directory`` under the module name ``alias``."""
+def import_package(directory: Path, prefix: str) -> ModuleType:
+    """Import the package in ``directory`` under a module name unique to that directory."""
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:12]
+    alias = f"{prefix}_{directory.name}_{digest}"
     if alias in sys.modules:
         return sys.modules[alias]
     spec = importlib.util.spec_from_file_location(

@@ -61,6 +61,20 @@ class WorkerOptions:
     start_timeout_s: float = 120.0
 
 
+def copy_regular_files(src: Path, dest: Path) -> None:
+    """Copy a submitted package without following links: a symlink in a submission could
+    otherwise make the trusted process copy a hidden test, a solution or a secret into the
+    sandbox. Links, devices, caches and hidden files are skipped."""
+    dest.mkdir(parents=True)
+    for entry in os.scandir(src):
+        if entry.name.startswith(".") or entry.name in ("__pycache__", "figures"):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            copy_regular_files(Path(entry.path), dest / entry.name)
+        elif entry.is_file(follow_symlinks=False) and not entry.name.endswith(".pyc"):
+            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
+
+
 class Worker:
     """One sandboxed worker process at a time, restarted after a timeout or crash."""
 
@@ -85,7 +99,7 @@ class Worker:
     def start(self) -> None:
         """Start a worker if none is running (idempotent)."""
         with self._lock:
-            if self.proc is None:
+            if self.proc is None and self.import_error is None:
                 self._start()
 
     def _start(self) -> None:
@@ -94,8 +108,7 @@ class Worker:
         self.scratch = Path(tempfile.mkdtemp(prefix="llmsoc-sandbox-"))
         (self.scratch / "tmp").mkdir()
         sub_root = self.scratch / "submission"
-        shutil.copytree(opts.package_dir, sub_root / opts.package_dir.name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "figures"))
+        copy_regular_files(opts.package_dir, sub_root / opts.package_dir.name)
         use_nobody = opts.sandboxed and caps.root and caps.nobody_can_run_python
         os.chmod(self.scratch, 0o755)
         if use_nobody:
@@ -136,6 +149,7 @@ class Worker:
         except (WorkerCrashed, WorkerTimeout) as exc:
             self.import_error = SubmissionError(
                 "ImportError", f"the submission could not be imported: the worker {exc}")
+            self.import_error.at_import = True
             return
         self.sandbox_report = {"layers": caps.describe(), "applied": hello.get("sandbox", {})}
         if "error" in hello:
@@ -167,9 +181,10 @@ class Worker:
             self.scratch = None
 
     def close(self) -> None:
-        """Stop the worker; its handles become stale."""
+        """Stop the worker for good: its handles become stale and its log is deleted."""
         with self._lock:
             self._kill()
+            self.log_path.unlink(missing_ok=True)
 
     def log_tail(self, start: int = 0, limit: int = 4000) -> str:
         """What the submission printed since byte ``start`` (at most ``limit`` bytes)."""
@@ -213,8 +228,10 @@ class Worker:
         try:
             encoding.write_message(self.proc.stdin.fileno(), header, bufs, deadline)
             answer = self._receive(deadline)
-        except (BrokenPipeError, TimeoutError):
-            raise self._failure() from None
+        except BrokenPipeError:
+            raise self._failure(timed_out=False) from None
+        except TimeoutError:
+            raise self._failure(timed_out=True) from None
         if "error" in answer:
             err = answer["error"]
             raise remote_exception(err["type"], err["message"], err["frames"])
@@ -228,19 +245,31 @@ class Worker:
                 raise encoding.EncodingError("malformed answer")
             self.types.update(answer.get("types") or {})
             return answer
-        except (EOFError, TimeoutError, encoding.EncodingError, ValueError, KeyError):
-            raise self._failure() from None
+        except TimeoutError:
+            raise self._failure(timed_out=True) from None
+        except (EOFError, encoding.EncodingError, ValueError, KeyError):
+            raise self._failure(timed_out=False) from None
 
-    def _failure(self) -> Exception:
+    def _failure(self, timed_out: bool) -> Exception:
         """Kill the worker and explain why it stopped answering."""
         proc = self.proc
-        code = proc.poll() if proc is not None else None
+        code = None
+        if proc is not None:
+            try:  # a worker that closed the pipe is exiting: give it a moment to say how
+                code = proc.wait(timeout=0 if timed_out else 2)
+            except subprocess.TimeoutExpired:
+                code = None
         self._kill()
         self.restarts += 1
-        if code is None:
+        if timed_out:
             return WorkerTimeout("did not answer before the time limit and was stopped")
+        if code is None or code == 0:
+            return WorkerCrashed("stopped answering (it closed the pipe or sent garbage)")
         if code < 0:
-            name = signal.Signals(-code).name
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
             why = {"SIGXCPU": " (CPU time limit)", "SIGKILL": " (killed, e.g. memory limit)",
                    "SIGSEGV": " (segmentation fault)", "SIGXFSZ": " (file size limit)"}
             return WorkerCrashed(f"crashed with signal {name}{why.get(name, '')}")

@@ -59,7 +59,7 @@ def run(
         if not public_only and hidden.is_dir():
             paths.append(hidden)
     args = [str(p) for p in paths] + [
-        "-p", "no:terminal", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
+        "-q", "--tb=no", "-p", "no:cacheprovider", "-p", "no:unraisableexception",
         "--import-mode=importlib",
         "--rootdir", str(course.root),
         "--llmsoc-salt", str(salt)]
@@ -78,17 +78,28 @@ def run(
     torch.set_num_threads(min(course.config(n).threads for n in names))
     start = time.perf_counter()
     out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
+    try:  # pytest's own output (which would show hidden tests' source) goes nowhere
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             code = pytest.main(args, plugins=[collector])
     finally:
         torch.set_num_threads(threads)
+        forget_test_modules(course)
     elapsed = time.perf_counter() - start
     session = collector.session
     if session is None or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         raise RuntimeError(f"pytest could not run the tests (exit code {int(code)}):\n"
                            f"{out.getvalue()[-3000:]}")
     return build_report(course, names, session, elapsed, submission, official, salt)
+
+
+def forget_test_modules(course: Course) -> None:
+    """Drop this course's test modules from ``sys.modules``: with ``--import-mode=importlib``
+    they are named after their path inside the course, so another course graded later in the
+    same process would otherwise get these modules instead of its own."""
+    tests = str(course.root / "tests")
+    for name, module in list(sys.modules.items()):
+        if (getattr(module, "__file__", None) or "").startswith(tests):
+            del sys.modules[name]
 
 
 def build_report(course: Course, names: list[str], session: GradingSession, elapsed: float,

@@ -30,6 +30,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,7 @@ def make_cgroup(name: str, max_pids: int) -> Path | None:
     parent = probe().cgroup_pids
     if parent is None:
         return None
+    _sweep_stale_cgroups(Path(parent))
     path = Path(parent) / name
     try:
         path.mkdir(exist_ok=True)
@@ -171,12 +173,29 @@ def join_cgroup(path: Path | None) -> None:
 
 
 def remove_cgroup(path: Path | None) -> None:
+    """Remove a worker's cgroup once its last process is gone (retrying for a moment)."""
     if path is None:
         return
-    try:
-        path.rmdir()
-    except OSError:
-        pass  # still populated for a moment; the next worker's cleanup retries
+    for _ in range(50):
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.01)  # the killed processes are still being reaped
+
+
+def _sweep_stale_cgroups(parent: Path, min_age_s: float = 600.0) -> None:
+    """Remove empty ``llmsoc-*`` cgroups left by graders that were killed (old ones only, so a
+    cgroup another grader has just created is never taken from under it)."""
+    now = time.time()
+    for path in parent.glob("llmsoc-*"):
+        try:
+            if now - path.stat().st_mtime > min_age_s:
+                path.rmdir()  # fails harmlessly while processes are still inside
+        except OSError:
+            pass
 
 
 # -- inside the worker -------------------------------------------------------------------------

@@ -149,12 +149,22 @@ def main() -> None:
         header, bufs = encoding.encode(obj, server.to_handle if server else None)
         encoding.write_message(proto_out, header, bufs)
 
+    server_pid = os.getpid()
+
+    def close_protocol_in_child() -> None:
+        os.close(proto_in)
+        os.close(proto_out)
+
+    os.register_at_fork(after_in_child=close_protocol_in_child)
     try:
         seed_everything(0)
         package = importlib.import_module(cfg["package"])
     except BaseException as exc:  # noqa: BLE001 - any import failure is the submission's
-        send({"hello": {"error": error_payload(exc, root), "sandbox": applied}})
+        if os.getpid() == server_pid:
+            send({"hello": {"error": error_payload(exc, root), "sandbox": applied}})
         return
+    if os.getpid() != server_pid:
+        os._exit(0)
     server = Server(package, root)
     send({"hello": {"callables": describe_methods(package), "sandbox": applied}})
     while True:
@@ -168,6 +178,8 @@ def main() -> None:
             result: dict[str, Any] = {"ok": server.handle(req)}
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
             result = {"error": error_payload(exc, root)}
+        if os.getpid() != server_pid:  # a child forked by student code (e.g. via libc) ends here
+            os._exit(0)
         try:
             result["types"] = server.new_types
             send(result, server)

@@ -438,7 +438,7 @@ def test_release_writes_records_and_assembles(tmp_path: Path) -> None:
     assert release(course, check=True)  # stale before the first release
     recorded: list[str] = []
     messages = release(course, student_repo=tmp_path / "student",
-                       record_snapshots=lambda c, n: recorded.append(n))
+                       record_snapshots=lambda c, n: recorded.append(n) or [f"{n}: recorded"])
     assert recorded == ["hw1"]
     assert not (old / "obsolete.py").exists() and (old / "core.py").is_file()
     assert any("hw1" in m and "wrote" in m for m in messages)
