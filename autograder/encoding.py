@@ -12,6 +12,8 @@ A message is a JSON header plus raw byte buffers for array data::
               {"$dt": "float32"}                  torch.dtype
               {"$dev": "cuda:0"}                  torch.device
               {"$h": id, "type": name}            handle to an object living in the worker
+              {"$m": [id, name]}                  a method (or function) of such an object,
+                                                  only ever sent to the worker
 
 Allowed values: None, bool, int, float, str, list, tuple, dict, tensors, ndarrays, numpy
 scalars, torch dtypes and devices, and handles. Anything else raises :class:`EncodingError`,
@@ -123,6 +125,9 @@ def _encode(v: Any, bufs: list[memoryview], to_handle: ToHandle | None, depth: i
     handle = getattr(v, "__llmsoc_handle__", None)
     if handle is not None:
         return {"$h": handle.id, "type": handle.type}
+    method = getattr(v, "__llmsoc_method__", None)
+    if method is not None:
+        return {"$m": list(method)}
     if to_handle is not None:
         return to_handle(v)
     raise EncodingError(
@@ -209,6 +214,11 @@ def _decode(v: Any, bufs: list[bytearray], from_handle: FromHandle | None, depth
         if not isinstance(body, int):
             raise EncodingError("malformed handle")
         return from_handle(v) if from_handle else Handle(body, str(v.get("type", "")))
+    if tag == "$m":
+        target, name = _as_list(body, 2)
+        if from_handle is None or not isinstance(target, int) or not isinstance(name, str):
+            raise EncodingError("malformed method reference")
+        return from_handle(v)
     raise EncodingError(f"unknown tag {tag!r}")
 
 

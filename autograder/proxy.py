@@ -276,6 +276,8 @@ class Worker:
         return WorkerCrashed(f"exited with code {code} in the middle of a call")
 
     def _proxy_for(self, node: dict[str, Any]) -> RemoteObject:
+        if "$h" not in node:  # the worker may only send objects, never method references
+            raise encoding.EncodingError("unexpected method reference from the worker")
         return RemoteObject(self, node["$h"], node.get("type", ""), self.generation)
 
 
@@ -289,6 +291,13 @@ class RemoteCallable:
         self._worker, self._target, self._name = worker, target, name
         self._generation, self._label = generation, label
         self._owner = owner  # keeps the worker-side object alive while its method is in use
+
+    @property
+    def __llmsoc_method__(self) -> tuple[int, str | None]:
+        """How this callable is sent back to the worker as an argument."""
+        if self._generation != self._worker.generation:
+            raise StaleHandle("this function belongs to a worker that was restarted")
+        return (self._target, self._name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._worker.request({"op": "call", "target": self._target, "name": self._name,

@@ -55,10 +55,11 @@ class Server:
         return {"$h": hid, "type": tname}
 
     def from_handle(self, node: dict[str, Any]) -> Any:
-        hid = node["$h"]
+        """The object (``$h``) or the object's attribute (``$m``) a message refers to."""
+        hid, name = node["$m"] if "$m" in node else (node["$h"], None)
         if hid not in self.objects:
             raise LookupError(f"unknown object handle {hid}")
-        return self.objects[hid]
+        return self.objects[hid] if name is None else getattr(self.objects[hid], name)
 
     # -- dispatch -------------------------------------------------------------------------------
     def handle(self, req: dict[str, Any]) -> Any:

@@ -219,7 +219,7 @@ def test_hidden_feedback_hides_values_but_shows_the_hint(first) -> None:
     assert add.failure_class == "value" and close.failure_class == "value"
     assert add.feedback == "the value check failed\nHint: hidden hint: check the sign"
     assert close.feedback == "the value check failed\nHint: hidden hint: compare tensors"
-    for name, t in first.tests.items():
+    for t in first.tests.values():
         if t.visibility == "hidden":
             assert "SECRET" not in t.feedback and "debug: adding" not in t.feedback
             assert secret_digits(t.feedback) == []

@@ -406,10 +406,6 @@ def test_method_call_on_a_temporary_object(sub: Submission) -> None:
     assert text == "t!" and out.shape == (1, 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine limitation: a remote function or bound method (RemoteCallable) cannot be passed "
-    "back as an argument (EncodingError), unlike remote objects; e.g. "
-    "submission.apply(submission.linear, ...) or a training loop taking the student's loss"))
 def test_remote_function_passed_back_as_argument(sub: Submission) -> None:
     assert sub.apply(sub.bad_value, 4) == 4
 
