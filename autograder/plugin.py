@@ -210,6 +210,22 @@ class GradingSession:
             for name in sorted(set(self.assignment_of.values())):
                 self.prestart(name)
 
+    def pytest_sessionstart(self) -> None:
+        """Start workers for the assignments named on the command line before collection, so
+        the worker imports torch on one core while pytest imports the tests on the other."""
+        if self.debug or self.config.getoption("collectonly"):
+            return
+        for arg in self.config.args:
+            path = Path(arg.split("::")[0]).resolve()
+            try:
+                if self.course is None:
+                    self.course = Course.find(path if path.is_dir() else path.parent)
+            except FileNotFoundError:
+                return
+            found = self.course.assignment_of(path)
+            if found is not None:
+                self.prestart(found[0])
+
     def prestart(self, name: str) -> None:
         """Start the worker (importing torch) in the background while pytest sets up tests."""
         try:

