@@ -166,7 +166,9 @@ class GradingSession:
             hide = [course.root / "tests", course.root / "solutions", course.root / ".git"]
             self.workers[name] = Worker(WorkerOptions(
                 package_dir=self.package_dir(name), hide=hide, forbidden=cfg.forbidden,
-                memory_mb=cfg.memory_mb, cpu_s=int(max(cfg.time_budget_s * 5, 120)),
+                # CUDA reserves far more address space than it uses: no RLIMIT_AS on GPUs
+                memory_mb=0 if torch.cuda.is_available() else cfg.memory_mb,
+                cpu_s=int(max(cfg.time_budget_s * 5, 120)),
                 threads=cfg.threads))
         return self.workers[name]
 
