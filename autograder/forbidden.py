@@ -84,7 +84,7 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
         node = node.value
     if not isinstance(node, ast.Name) or node.id not in aliases:
         return None
-    if not parts and isinstance(node, ast.Name):
+    if not parts:  # a bare name counts only when it was imported from a module
         return aliases[node.id] if "." in aliases[node.id] else None
     return ".".join([aliases[node.id], *reversed(parts)])
 

@@ -74,8 +74,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      "(default: assignments/<name> of the course)")
     g.addoption("--llmsoc-debug", action="store_true",
                 help="run the submission in-process (for a debugger); never an official grade")
-    g.addoption("--llmsoc-official", action="store_true",
-                help="official grading: hidden tests get secret per-submission seeds")
     g.addoption("--llmsoc-salt", type=int, default=0, help="vary all seeds (validation)")
     g.addoption("--llmsoc-record-snapshots", action="store_true",
                 help="write the public tests' snapshots from the reference")
@@ -113,7 +111,6 @@ class GradingSession:
         self.config = config
         self.course: Course | None = None
         self.debug = bool(config.getoption("llmsoc_debug"))
-        self.official = bool(config.getoption("llmsoc_official")) and not self.debug
         self.salt = int(config.getoption("llmsoc_salt"))
         self.record = bool(config.getoption("llmsoc_record_snapshots"))
         self.workers: dict[str, Worker] = {}
@@ -123,6 +120,8 @@ class GradingSession:
         self.assignment_of: dict[str, str] = {}
         self.credits: dict[str, Credit] = {}
         self.log_marks: dict[str, int] = {}
+        self.submission_hashes: dict[str, str] = {}
+        self.started: set[str] = set()
         self.secret, self.secret_source = seeds.course_secret()
 
     # -- locating things ------------------------------------------------------------------------
@@ -187,12 +186,17 @@ class GradingSession:
                                                    "llmsoc_reference")
         return self.references[name]
 
+    def submission_hash(self, name: str) -> str:
+        """SHA-256 of the submitted package's ``.py`` files (computed once per run)."""
+        if name not in self.submission_hashes:
+            self.submission_hashes[name] = seeds.tree_hash(self.package_dir(name), (".py",))
+        return self.submission_hashes[name]
+
     def seed_for(self, item: pytest.Item) -> int:
         name, visibility = self.where(item)
         if visibility == "public":
             return seeds.public_seed(item.nodeid, self.salt)
-        sub_hash = seeds.tree_hash(self.package_dir(name), (".py",))
-        return seeds.hidden_seed(self.secret, sub_hash, item.nodeid, self.salt)
+        return seeds.hidden_seed(self.secret, self.submission_hash(name), item.nodeid, self.salt)
 
     # -- hooks ----------------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -230,6 +234,9 @@ class GradingSession:
 
     def prestart(self, name: str) -> None:
         """Start the worker (importing torch) in the background while pytest sets up tests."""
+        if name in self.started:
+            return
+        self.started.add(name)
         try:
             worker = self.worker(name)
         except (pytest.UsageError, FileNotFoundError, ValueError):

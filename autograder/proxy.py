@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -129,7 +130,7 @@ class Worker:
         }
         engine = str(Path(__file__).resolve().parent.parent)
         args = ["-s", "-B", "-c", BOOT.format(engine=engine), json.dumps(cfg)]
-        cmd = sandbox.command(args) if opts.sandboxed else [sandbox.sys.executable, *args]
+        cmd = sandbox.command(args) if opts.sandboxed else [sys.executable, *args]
         self.cgroup = (sandbox.make_cgroup(f"llmsoc-{os.getpid()}-{next(_counter)}",
                                            opts.max_pids) if opts.sandboxed else None)
         cgroup = self.cgroup

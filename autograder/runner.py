@@ -65,8 +65,6 @@ def run(
         "--llmsoc-salt", str(salt)]
     if submission is not None:
         args += ["--llmsoc-submission", str(submission)]
-    if official:
-        args.append("--llmsoc-official")
     if debug:
         args.append("--llmsoc-debug")
     if record_snapshots:
@@ -89,7 +87,7 @@ def run(
     if session is None or code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
         raise RuntimeError(f"pytest could not run the tests (exit code {int(code)}):\n"
                            f"{out.getvalue()[-3000:]}")
-    return build_report(course, names, session, elapsed, submission, official, salt)
+    return build_report(course, names, session, elapsed, official, salt)
 
 
 def forget_test_modules(course: Course) -> None:
@@ -103,7 +101,7 @@ def forget_test_modules(course: Course) -> None:
 
 
 def build_report(course: Course, names: list[str], session: GradingSession, elapsed: float,
-                 submission: Path | None, official: bool, salt: int) -> Report:
+                 official: bool, salt: int) -> Report:
     by_name: dict[str, AssignmentResult] = {}
     for name in names:
         cfg = course.config(name)
@@ -114,10 +112,8 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
             by_name[a].tests.append(result)
             by_name[a].duration_s += result.duration_s
     sandbox_info: dict[str, Any] = {}
-    sub_hashes = {}
     for name, a in by_name.items():
         package = session.package_dir(name)
-        sub_hashes[name] = seeds.tree_hash(package, (".py",))
         a.tests.append(static_check(package, course.config(name).forbidden))
         worker = session.workers.get(name)
         if worker is not None:
@@ -131,15 +127,14 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
         "platform": platform.platform(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "mode": "debug (in-process)" if session.debug else "sandboxed",
-        "seed_mode": ("secret per submission" if official else "development") + (
-            f", salt {salt}" if salt else "") + (
-            ", default secret: set LLMSOC_SECRET" if official and
-            session.secret_source == "default" else ""),
+        "seed_mode": "hidden tests: HMAC(course secret, submission hash); secret from " + (
+            "LLMSOC_SECRET" if session.secret_source == "env"
+            else "the built-in default (set LLMSOC_SECRET for real grading)") + (
+            f"; salt {salt}" if salt else ""),
         "suite_hash": seeds.tree_hash(course.root / "tests", (".py", ".toml")),
-        "submission_hash": sub_hashes,
+        "submission_hash": {name: session.submission_hash(name) for name in by_name},
         "sandbox": sandbox_info,
         "wall_time_s": round(elapsed, 3),
-        "executable": sys.executable if not official else Path(sys.executable).name,
     }
     return Report(assignments=list(by_name.values()), official=official and not session.debug,
                   environment=env, created=dt.datetime.now(dt.timezone.utc).isoformat(

@@ -192,6 +192,8 @@ def main() -> None:
         if os.getpid() != server_pid:  # a child forked by student code (e.g. via libc) ends here
             os._exit(0)
         try:
+            # the same dict the encoder fills while it turns "ok" into handles; "ok" is encoded
+            # first, so "types" describes every type the answer introduces
             result["types"] = server.new_types
             send(result, server)
         except Exception as exc:  # noqa: BLE001 - e.g. an unencodable value

@@ -262,7 +262,8 @@ def test_seeds(plugin_runs) -> None:
 def test_seed_mode_is_reported(plugin_runs) -> None:
     _, runs = plugin_runs
     env = runs[0][0].report.environment
-    assert env["seed_mode"] == "secret per submission"
+    assert env["seed_mode"] == ("hidden tests: HMAC(course secret, submission hash); "
+                                "secret from LLMSOC_SECRET")
     assert runs[0][0].report.official is True
 
 
