@@ -32,6 +32,9 @@ from autograder.config import Course, tomllib
 from autograder.report import Report
 from autograder.runner import run
 
+MIN_MUTANTS = 8
+"""An assignment's definition of done asks for at least this many realistic mistakes."""
+
 
 @dataclass
 class Mutant:
@@ -113,8 +116,8 @@ def validate(course: Course, name: str, seeds: int = 20,
         v.problems.append("stub tests not reported as 'not implemented': " + ", ".join(others))
 
     mutants = load_mutants(course, name)
-    if len(mutants) < 6:
-        v.problems.append(f"only {len(mutants)} mutants (at least 6 expected)")
+    if len(mutants) < MIN_MUTANTS:
+        v.problems.append(f"only {len(mutants)} mutants (the course asks for {MIN_MUTANTS})")
     for m in mutants:
         with tempfile.TemporaryDirectory(prefix="llmsoc-mutant-") as tmp:
             package = apply_mutant(course.solution_dir(name), m, Path(tmp))
