@@ -49,6 +49,7 @@ def run(
     salt: int = 0,
     record_snapshots: bool = False,
     keyword: str | None = None,
+    stop_at_first_failure: bool = False,
 ) -> Report:
     """Grade ``names`` and return the report (never raises for a broken submission)."""
     paths = []
@@ -71,6 +72,8 @@ def run(
         args.append("--llmsoc-record-snapshots")
     if keyword:
         args += ["-k", keyword]
+    if stop_at_first_failure:  # enough to show that a mutant loses points
+        args.append("-x")
     collector = _Collector()
     threads = torch.get_num_threads()
     torch.set_num_threads(min(course.config(n).threads for n in names))

@@ -6,7 +6,8 @@ For each assignment:
 2. the blank stubs in ``assignments/<name>/`` score zero, every test saying "not implemented",
    without a crash or a timeout;
 3. every mutant in ``tests/hidden/<name>/mutants.toml`` (a realistic wrong variant of the
-   reference, written as a textual patch) loses points;
+   reference, written as a textual patch) loses points (its run stops at the first test that
+   fails, so a mutant costs only the tests up to the one that catches it);
 4. the reference's suite time (the slowest seed) fits the assignment's time budget.
 
 Mutant format::
@@ -121,12 +122,12 @@ def validate(course: Course, name: str, seeds: int = 20,
     for m in mutants:
         with tempfile.TemporaryDirectory(prefix="llmsoc-mutant-") as tmp:
             package = apply_mutant(course.solution_dir(name), m, Path(tmp))
-            report = run(course, [name], submission=package, official=True)
+            report = run(course, [name], submission=package, official=True,
+                         stop_at_first_failure=True)
         earned, points, _ = _summary(report)
         caught = [t.name for t in report.assignments[0].tests if t.earned < t.points]
-        status = "caught" if earned < points else "MISSED"
-        v.lines.append(f"mutant {m.name}: {status}, {earned:g}/{points:g} "
-                       f"(failed: {', '.join(caught[:4])}{' ...' if len(caught) > 4 else ''})")
+        v.lines.append(f"mutant {m.name}: caught by {caught[0]}" if caught else
+                       f"mutant {m.name}: MISSED, {earned:g}/{points:g}")
         say(f"  {v.lines[-1]}")
         if earned >= points:
             v.problems.append(f"mutant {m.name} ({m.description}) scores full marks")
