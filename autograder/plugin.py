@@ -49,6 +49,9 @@ from autograder.proxy import Submission, Worker, WorkerOptions
 from autograder.report import CATEGORIES, TestResult
 from autograder.snapshots import read_snapshot, write_snapshot
 
+SLOW_CATEGORIES = ("training", "perplexity")
+"""Run after every other test of a session (see pytest_collection_modifyitems)."""
+
 CATEGORY_FAILURE = {"shape": "shape", "value": "value", "gradient": "gradient",
                     "invariant": "invariant", "training": "threshold",
                     "perplexity": "threshold", "error-handling": "error-handling"}
@@ -212,6 +215,9 @@ class GradingSession:
             if category not in CATEGORIES:
                 raise pytest.UsageError(f"{item.nodeid}: needs @pytest.mark.category(c) with c in "
                                         f"{CATEGORIES}")
+        # Training and perplexity tests are the slow ones: run them last, so that a quick failure
+        # is found first (validation stops a mutant's run there). The sort is stable.
+        items.sort(key=lambda item: _marker_arg(item, "category") in SLOW_CATEGORIES)
         if not self.debug and not self.config.getoption("collectonly"):
             for name in sorted(set(self.assignment_of.values())):
                 self.prestart(name)

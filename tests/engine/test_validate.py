@@ -82,3 +82,40 @@ def test_a_mutant_must_match_exactly_once(tmp_path: Path) -> None:
     (package / "__init__.py").write_text("x = 1\ny = 1\n")
     with pytest.raises(ValueError, match="occurs 2 times"):
         apply_mutant(package, Mutant("m", "d", "__init__.py", "= 1", "= 2"), tmp_path / "out")
+
+
+def test_slow_tests_run_last(make_course, grade) -> None:
+    """Training and perplexity tests run after the others, whatever their order in the file."""
+    order = """
+        import pytest
+
+        RAN = []
+
+        @pytest.mark.points(1)
+        @pytest.mark.category("training")
+        @pytest.mark.hint("h")
+        def test_train(submission):
+            RAN.append("train")
+
+        @pytest.mark.points(1)
+        @pytest.mark.category("perplexity")
+        @pytest.mark.hint("h")
+        def test_perplexity(submission):
+            RAN.append("perplexity")
+
+        @pytest.mark.points(1)
+        @pytest.mark.category("value")
+        @pytest.mark.hint("h")
+        def test_value(submission):
+            RAN.append("value")
+
+        @pytest.mark.points(1)
+        @pytest.mark.category("value")
+        @pytest.mark.hint("h")
+        def test_ran_first(submission):
+            assert RAN == ["value"]
+        """
+    graded = grade(make_course(STUB, order), stop_at_first_failure=True)
+    assert graded["test_ran_first"].status == "passed"
+    assert list(graded.tests) == ["test_value", "test_ran_first", "test_train",
+                                         "test_perplexity"]
