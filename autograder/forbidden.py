@@ -90,11 +90,17 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
 
 
 def scan_package(package_dir: Path, forbidden: tuple[str, ...]) -> list[Violation]:
-    """Static check of every ``.py`` file under ``package_dir``."""
+    """Static check of every ``.py`` file under ``package_dir``.
+
+    Symbolic links are skipped (the worker's copy of the submission has none either): following
+    one could make the trusted process read, and report lines of, a file outside the package.
+    """
     if not forbidden:
         return []
     found: list[Violation] = []
     for path in sorted(package_dir.rglob("*.py")):
+        if path.is_symlink():  # (rglob does not descend into linked folders)
+            continue
         rel = path.relative_to(package_dir.parent).as_posix()
         found += scan_source(path.read_text(errors="replace"), rel, forbidden)
     return found

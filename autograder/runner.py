@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import io
 import platform
 import sys
@@ -103,6 +104,17 @@ def forget_test_modules(course: Course) -> None:
             del sys.modules[name]
 
 
+def suite_hash(course: Course, names: list[str]) -> str:
+    """SHA-256 over the graded assignments' public and hidden tests, configs and snapshots
+    (nothing else under ``tests/``, so an unrelated change does not alter it)."""
+    h = hashlib.sha256()
+    for name in sorted(names):
+        h.update(name.encode() + b"\0")
+        for folder in (course.public_tests(name), course.hidden_tests(name)):
+            h.update(seeds.tree_hash(folder, (".py", ".toml", ".snap")).encode())
+    return h.hexdigest()
+
+
 def build_report(course: Course, names: list[str], session: GradingSession, elapsed: float,
                  official: bool, salt: int) -> Report:
     by_name: dict[str, AssignmentResult] = {}
@@ -134,7 +146,7 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
             "LLMSOC_SECRET" if session.secret_source == "env"
             else "the built-in default (set LLMSOC_SECRET for real grading)") + (
             f"; salt {salt}" if salt else ""),
-        "suite_hash": seeds.tree_hash(course.root / "tests", (".py", ".toml")),
+        "suite_hash": suite_hash(course, names),
         "submission_hash": {name: session.submission_hash(name) for name in by_name},
         "sandbox": sandbox_info,
         "wall_time_s": round(elapsed, 3),

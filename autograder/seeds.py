@@ -40,12 +40,13 @@ def hidden_seed(secret: bytes, submission_hash: str, nodeid: str, salt: int = 0)
 
 
 def tree_hash(root: Path, suffixes: tuple[str, ...] = ()) -> str:
-    """SHA-256 over the relative paths and contents of the files under ``root``."""
+    """SHA-256 over the relative paths and contents of the regular files under ``root``
+    (symbolic links are skipped: they are not followed out of the tree)."""
     h = hashlib.sha256()
     if not root.exists():
         return h.hexdigest()
     for p in sorted(root.rglob("*")):
-        if not p.is_file() or "__pycache__" in p.parts or p.suffix == ".pyc":
+        if p.is_symlink() or not p.is_file() or "__pycache__" in p.parts or p.suffix == ".pyc":
             continue
         if suffixes and p.suffix not in suffixes:
             continue
