@@ -45,8 +45,8 @@ def _as_tensor(x: Any, what: str) -> torch.Tensor:
         return x.detach().cpu()
     if isinstance(x, np.ndarray):
         return torch.from_numpy(x)
-    if isinstance(x, (int, float, bool)):
-        return torch.tensor(x)
+    if isinstance(x, (int, float, bool)):  # a Python float is a double: keep its precision
+        return torch.tensor(x, dtype=torch.float64 if isinstance(x, float) else None)
     fail("dtype", f"{what} should be a tensor, got {type(x).__name__}")
     raise AssertionError  # unreachable
 
@@ -71,7 +71,8 @@ def assert_close(
     """Compare tensors (or nested sequences/dicts of them): ``|got - exp| <= atol + rtol |exp|``.
 
     Fails with ``shape`` on a shape mismatch, ``dtype`` on a dtype mismatch (when
-    ``check_dtype``), ``value`` (or ``failure_class``) on values, NaN or Inf where the expected
+    ``check_dtype`` and both sides are tensors or arrays; Python numbers compare in float64),
+    ``value`` (or ``failure_class``) on values, NaN or Inf where the expected
     value is finite.
     """
     if isinstance(expected, (tuple, list)):
@@ -95,7 +96,8 @@ def assert_close(
     g, e = _as_tensor(got, what), _as_tensor(expected, "expected")
     expect(g.shape == e.shape, "shape",
            f"{what} has shape {tuple(g.shape)}, expected {tuple(e.shape)}")
-    if check_dtype:
+    if check_dtype and not isinstance(got, (int, float)) and not isinstance(expected, (int, float)):
+        # (a Python number has no tensor dtype to match)
         expect(g.dtype == e.dtype, "dtype", f"{what} has dtype {g.dtype}, expected {e.dtype}")
     g64, e64 = g.to(torch.float64), e.to(torch.float64)
     bad_nan = ~torch.isfinite(g64) & torch.isfinite(e64)
