@@ -69,6 +69,9 @@ def scan_source(source: str, filename: str, forbidden: tuple[str, ...]) -> list[
                 full = f"{node.module}.{a.name}"
                 if _matches(full, forbidden):
                     found.append(Violation(filename, node.lineno, full))
+        elif isinstance(node, ast.Import):  # a forbidden module (`import tiktoken`)
+            found += [Violation(filename, node.lineno, a.name) for a in node.names
+                      if _matches(a.name, forbidden)]
     return sorted(set(found), key=lambda v: (v.file, v.line, v.name))
 
 

@@ -1,4 +1,4 @@
-"""The comparison helpers graded tests use."""
+"""The comparison helpers graded tests use, and the static forbidden-API scan."""
 
 from __future__ import annotations
 
@@ -27,3 +27,20 @@ def test_dtypes_of_tensors_and_arrays_must_match() -> None:
         checks.assert_close(torch.zeros(2), np.zeros(2))
     assert info.value.failure_class == "dtype"
     checks.assert_close(torch.zeros(2), np.zeros(2), check_dtype=False)
+
+
+@pytest.mark.parametrize("source", ["import tiktoken\n", "import tiktoken as tk\n",
+                                    "from tiktoken import get_encoding\n",
+                                    "import tiktoken.core\n"])
+def test_a_forbidden_module_is_found_however_it_is_imported(source: str) -> None:
+    from autograder.forbidden import scan_source
+
+    found = scan_source(source, "m.py", ("tiktoken", "torch.softmax"))
+    assert [v.line for v in found] == [1]
+    assert found[0].name.startswith("tiktoken")
+
+
+def test_an_allowed_module_is_not_reported() -> None:
+    from autograder.forbidden import scan_source
+
+    assert scan_source("import tiktokenizer\nimport torch\n", "m.py", ("tiktoken",)) == []
