@@ -1,0 +1,236 @@
+"""Convolution and pooling from scratch: the functions, and the modules built on them.
+
+Shapes: B batch, C channels (C_in, C_out for a convolution), H x W the image, kH x kW the
+kernel. ``stride``, ``padding`` and ``dilation`` are an int (the same for height and width) or a
+pair ``(for_height, for_width)``. Every function is pure and differentiable: it returns a new
+tensor built from torch operations on its inputs, so autograd computes the gradients.
+"""
+
+from __future__ import annotations
+
+# torch and F are for the code you write
+import torch  # noqa: F401
+import torch.nn.functional as F  # noqa: F401
+from torch import Tensor, nn
+
+IntPair = int | tuple[int, int]
+
+
+def pair(value: IntPair, name: str) -> tuple[int, int]:
+    """``value`` as a ``(height, width)`` pair of ints (given, not a task).
+
+    Raises ValueError unless value is an int or a tuple/list of two ints.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value, value
+    if (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        return int(value[0]), int(value[1])
+    raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> int:
+    r"""Length of a convolution's (or pooling's) output along one axis.
+
+    $\lfloor (n + 2p - d\,(k - 1) - 1) / s \rfloor + 1$ for input length n = ``size``, kernel
+    k, stride s, padding p (on each side) and dilation d; $d\,(k - 1) + 1$ is the span of the
+    dilated kernel. All arguments are Python ints; returns a Python int.
+
+    Raises ValueError if size, kernel_size, stride or dilation is below 1, padding is negative,
+    or the dilated kernel is longer than the padded input ($d\,(k-1) + 1 > n + 2p$).
+    """
+    # BEGIN SOLUTION: check the arguments, then the formula with integer division
+    if min(size, kernel_size, stride, dilation) < 1 or padding < 0:
+        raise ValueError(f"need size, kernel_size, stride, dilation >= 1 and padding >= 0, got "
+                         f"size={size}, kernel_size={kernel_size}, stride={stride}, "
+                         f"padding={padding}, dilation={dilation}")
+    span = dilation * (kernel_size - 1) + 1  # the dilated kernel's extent
+    if span > size + 2 * padding:
+        raise ValueError(f"the kernel (span {span} with dilation {dilation}) is larger than the "
+                         f"padded input ({size} + 2 * {padding})")
+    return (size + 2 * padding - span) // stride + 1
+    # END SOLUTION
+
+
+def sliding_windows(x: Tensor, kernel_size: IntPair, stride: IntPair = 1,
+                    dilation: IntPair = 1) -> Tensor:
+    r"""Every kH x kW window of ``x`` (no padding is added), as an extra axis: "im2col".
+
+    x: (B, C, H, W). Returns (B, C, kH * kW, H_out, W_out), with H_out and W_out given by
+    :func:`conv_output_size` (padding 0), where
+
+    $\mathrm{out}[b, c, i\,k_W + j, p, q] = x[b, c,\ p\,s_H + i\,d_H,\ q\,s_W + j\,d_W]$
+
+    for kernel offsets $0 \le i < k_H$, $0 \le j < k_W$ (row-major: the window's top row first).
+    Convolution and both poolings are this tensor followed by a weighted sum, a max or a mean
+    over axis 2. Hint: for a fixed (i, j) the entries form a strided slice of x.
+
+    Raises ValueError if x is not 4-D or a window does not fit (see :func:`conv_output_size`).
+    """
+    # BEGIN SOLUTION: a strided slice per kernel offset, stacked
+    if x.ndim != 4:
+        raise ValueError(f"expected x of shape (B, C, H, W), got {tuple(x.shape)}")
+    (kh, kw), (sh, sw), (dh, dw) = (pair(kernel_size, "kernel_size"), pair(stride, "stride"),
+                                    pair(dilation, "dilation"))
+    h_out = conv_output_size(x.shape[2], kh, sh, 0, dh)
+    w_out = conv_output_size(x.shape[3], kw, sw, 0, dw)
+    windows = [x[:, :, i * dh: i * dh + sh * (h_out - 1) + 1: sh,
+                 j * dw: j * dw + sw * (w_out - 1) + 1: sw]  # (B, C, H_out, W_out)
+               for i in range(kh) for j in range(kw)]
+    return torch.stack(windows, dim=2)  # (B, C, kH * kW, H_out, W_out)
+    # END SOLUTION
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntPair = 1,
+           padding: IntPair = 0, dilation: IntPair = 1) -> Tensor:
+    r"""2-D convolution (cross-correlation, as in every deep-learning library), batched.
+
+    $y[b, o, p, q] = \mathrm{bias}[o] + \sum_{c, i, j} w[o, c, i, j]\;
+    \tilde x[b, c,\ p\,s_H + i\,d_H,\ q\,s_W + j\,d_W]$
+
+    where $\tilde x$ is x with ``padding`` zeros added on each side (top and bottom p_H rows,
+    left and right p_W columns). The kernel is *not* flipped. The result equals
+    ``torch.nn.functional.conv2d(x, weight, bias, stride, padding, dilation)``.
+
+    x: (B, C_in, H, W); weight: (C_out, C_in, kH, kW); bias: (C_out,) or None.
+    Returns (B, C_out, H_out, W_out) in x's dtype, H_out = conv_output_size(H, kH, s_H, p_H, d_H)
+    and likewise W_out.
+    Raises ValueError if x or weight is not 4-D, x has a channel count other than weight's
+    C_in, bias is not (C_out,), or the dilated kernel is larger than the padded input.
+    """
+    # BEGIN SOLUTION: check, pad, sliding_windows, one matmul
+    if x.ndim != 4 or weight.ndim != 4:
+        raise ValueError(f"expected x (B, C_in, H, W) and weight (C_out, C_in, kH, kW), got "
+                         f"{tuple(x.shape)} and {tuple(weight.shape)}")
+    c_out, c_in, kh, kw = weight.shape
+    if x.shape[1] != c_in:
+        raise ValueError(f"x has {x.shape[1]} channels but weight expects {c_in}")
+    if bias is not None and tuple(bias.shape) != (c_out,):
+        raise ValueError(f"bias has shape {tuple(bias.shape)}, expected ({c_out},)")
+    ph, pw = pair(padding, "padding")
+    x = F.pad(x, (pw, pw, ph, ph))  # (B, C_in, H + 2 p_H, W + 2 p_W), zeros around
+    cols = sliding_windows(x, (kh, kw), stride, dilation)  # (B, C_in, kH * kW, H_out, W_out)
+    b, _, k, h_out, w_out = cols.shape
+    cols = cols.reshape(b, c_in * k, h_out * w_out)  # (B, C_in * kH * kW, H_out * W_out)
+    y = weight.reshape(c_out, c_in * k) @ cols  # (B, C_out, H_out * W_out)
+    y = y.reshape(b, c_out, h_out, w_out)
+    if bias is not None:
+        y = y + bias.reshape(1, c_out, 1, 1)
+    return y
+    # END SOLUTION
+
+
+def _pool_padding(kernel_size: IntPair, padding: IntPair) -> tuple[int, int]:
+    """Padding as a pair, checked against PyTorch's rule for pooling (given, not a task).
+
+    Raises ValueError if a padding is negative or more than half the kernel: a window could
+    then lie entirely in the padding.
+    """
+    (kh, kw), (ph, pw) = pair(kernel_size, "kernel_size"), pair(padding, "padding")
+    if min(ph, pw) < 0 or 2 * ph > kh or 2 * pw > kw:
+        raise ValueError(f"pooling padding must be between 0 and half the kernel, got padding "
+                         f"{(ph, pw)} for kernel {(kh, kw)}")
+    return ph, pw
+
+
+def max_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0) -> Tensor:
+    r"""Max pooling: $y[b, c, p, q] = \max_{i, j} \tilde x[b, c,\ p\,s_H + i,\ q\,s_W + j]$.
+
+    $\tilde x$ is x padded with $-\infty$ (so the padding never wins the max); ``stride``
+    defaults to ``kernel_size`` (non-overlapping windows). Equals
+    ``torch.nn.functional.max_pool2d(x, kernel_size, stride, padding)``, gradient included:
+    the gradient of each output goes to the input element that was its maximum, and nowhere
+    else (take the max with ``Tensor.max(dim)``, whose backward does exactly that).
+
+    x: (B, C, H, W). Returns (B, C, H_out, W_out) with conv_output_size(H, kH, s_H, p_H) rows
+    and likewise columns. Raises ValueError if x is not 4-D, a padding is negative or larger
+    than half the kernel, or the kernel is larger than the padded input.
+    """
+    # BEGIN SOLUTION: check, pad with -inf, windows, max
+    if x.ndim != 4:
+        raise ValueError(f"expected x of shape (B, C, H, W), got {tuple(x.shape)}")
+    ph, pw = _pool_padding(kernel_size, padding)
+    x = F.pad(x, (pw, pw, ph, ph), value=float("-inf"))
+    windows = sliding_windows(x, kernel_size, kernel_size if stride is None else stride)
+    return windows.max(dim=2).values  # (B, C, H_out, W_out)
+    # END SOLUTION
+
+
+def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None,
+               padding: IntPair = 0) -> Tensor:
+    r"""Average pooling: $y[b, c, p, q] = \frac{1}{k_H k_W} \sum_{i, j}
+    \tilde x[b, c,\ p\,s_H + i,\ q\,s_W + j]$.
+
+    $\tilde x$ is x padded with zeros, and the padded zeros count in the average (always divide
+    by kH * kW); ``stride`` defaults to ``kernel_size``. Equals
+    ``torch.nn.functional.avg_pool2d(x, kernel_size, stride, padding)``.
+
+    x: (B, C, H, W). Returns (B, C, H_out, W_out) as for :func:`max_pool2d`, with the same
+    ValueErrors.
+    """
+    # BEGIN SOLUTION: check, pad with zeros, windows, mean
+    if x.ndim != 4:
+        raise ValueError(f"expected x of shape (B, C, H, W), got {tuple(x.shape)}")
+    ph, pw = _pool_padding(kernel_size, padding)
+    x = F.pad(x, (pw, pw, ph, ph))
+    windows = sliding_windows(x, kernel_size, kernel_size if stride is None else stride)
+    return windows.mean(dim=2)  # (B, C, H_out, W_out)
+    # END SOLUTION
+
+
+class Conv2d(nn.Module):
+    r"""A convolution layer holding its weight and bias, computed with :func:`conv2d`.
+
+    Parameters (graded by ``state_dict`` key):
+
+    - ``weight``: ``nn.Parameter`` (out_channels, in_channels, kH, kW);
+    - ``bias``: ``nn.Parameter`` (out_channels,), or the attribute ``bias = None`` when
+      ``bias=False`` (then ``state_dict`` has no ``bias`` key).
+
+    Initialised as ``nn.Conv2d`` is (Kaiming-uniform with $a = \sqrt 5$): every entry of the
+    weight and of the bias uniform in $[-1/\sqrt{\mathrm{fan\_in}},\ 1/\sqrt{\mathrm{fan\_in}}]$
+    with fan_in = in_channels * kH * kW, drawn from torch's global generator.
+    Raises ValueError if in_channels, out_channels or a kernel size is below 1.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: IntPair,
+                 stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
+                 bias: bool = True):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        # BEGIN SOLUTION: check, then U(+-1/sqrt(fan_in))
+        kh, kw = self.kernel_size
+        if min(in_channels, out_channels, kh, kw) < 1:
+            raise ValueError(f"Conv2d needs in_channels, out_channels and kernel sizes >= 1, got "
+                             f"{in_channels}, {out_channels} and {self.kernel_size}")
+        bound = (in_channels * kh * kw) ** -0.5
+        self.weight = nn.Parameter(
+            torch.empty(out_channels, in_channels, kh, kw).uniform_(-bound, bound))
+        self.bias = (nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound))
+                     if bias else None)
+        # END SOLUTION
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, in_channels, H, W) -> (B, out_channels, H_out, W_out), via :func:`conv2d`."""
+        # BEGIN SOLUTION
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        # END SOLUTION
+
+
+class MaxPool2d(nn.Module):
+    """Max pooling as a module (no parameters), computed with :func:`max_pool2d`."""
+
+    def __init__(self, kernel_size: IntPair, stride: IntPair | None = None,
+                 padding: IntPair = 0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (B, C, H, W) -> (B, C, H_out, W_out), via :func:`max_pool2d`."""
+        # BEGIN SOLUTION
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+        # END SOLUTION
