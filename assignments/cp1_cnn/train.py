@@ -26,6 +26,7 @@ import torch
 from tqdm import tqdm
 
 from autograder.support.digits import load_digits_split
+from autograder.support.figures import use_file_backend
 from autograder.support.shapes import SHAPE_NAMES, make_shapes
 
 from . import evaluate, train_classifier
@@ -132,11 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs")
     parser.add_argument("--seed", type=int, default=0, help="data and training seed")
     args = parser.parse_args(argv)
-    try:
-        import matplotlib
-    except ImportError:
-        parser.error("the figures need matplotlib: pip install matplotlib")
-    matplotlib.use("Agg")
+    use_file_backend(parser)
     args.out.mkdir(parents=True, exist_ok=True)
 
     d = load_digits_split(seed=args.seed, scaling="standard")

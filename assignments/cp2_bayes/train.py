@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from autograder.support.digits import load_digits_split
+from autograder.support.figures import use_file_backend
 from autograder.support.text import (
     NEWSGROUPS_LABELS,
     POLARITY_LABELS,
@@ -149,11 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs")
     parser.add_argument("--repeats", type=int, default=3, help="training sets per size")
     args = parser.parse_args(argv)
-    try:
-        import matplotlib
-    except ImportError:
-        parser.error("the figures need matplotlib: pip install matplotlib")
-    matplotlib.use("Agg")
+    use_file_backend(parser)
     torch.manual_seed(0)
 
     plain, bayes = synthetic(duplicated=False)

@@ -28,6 +28,7 @@ import torch
 from tqdm import tqdm
 
 from autograder.support.digits import load_digits_split
+from autograder.support.figures import use_file_backend
 from autograder.support.image_grids import save_image_grid, save_latent_scatter
 
 from . import corrupt, train_autoencoder, train_vae
@@ -71,11 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="data and training seed")
     parser.add_argument("--epochs", type=int, default=40, help="epochs for every model")
     args = parser.parse_args(argv)
-    try:
-        import matplotlib
-    except ImportError:
-        parser.error("the figures need matplotlib: pip install matplotlib")
-    matplotlib.use("Agg")
+    use_file_backend(parser)
 
     split = load_digits_split(args.seed, scaling="unit")
     x_train = torch.cat([split.x_train, split.x_val])

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from autograder.support import corpora
+from autograder.support.figures import use_file_backend
 
 from . import (
     CharTokenizer,
@@ -157,11 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small models, few steps")
     parser.add_argument("--chars", type=int, default=1_000_000, help="Wikipedia characters")
     args = parser.parse_args(argv)
-    try:
-        import matplotlib
-    except ImportError:
-        parser.error("the figures need matplotlib: pip install matplotlib")
-    matplotlib.use("Agg")
+    use_file_backend(parser)
     args.gpt_steps = 300 if args.quick else 2000
     args.bert_steps = 200 if args.quick else 400
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,8 @@ import torch
 from sklearn.datasets import make_moons
 from tqdm import tqdm
 
+from autograder.support.figures import use_file_backend
+
 from . import accuracy, softmax, train_moons
 
 
@@ -77,11 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=2000)
     args = parser.parse_args(argv)
-    try:
-        import matplotlib
-    except ImportError:
-        parser.error("the figures need matplotlib: pip install matplotlib")
-    matplotlib.use("Agg")
+    use_file_backend(parser)
 
     x_train, y_train, x_test, y_test = moons(args.n_train, args.n_test, args.seed)
     epochs = args.epochs or inspect.signature(train_moons).parameters["epochs"].default

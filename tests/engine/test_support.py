@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 
@@ -45,3 +47,17 @@ def test_digits_scalings() -> None:
 def test_digits_bad_arguments(kwargs) -> None:
     with pytest.raises(ValueError, match="scaling|fraction"):
         load_digits_split(**kwargs)
+
+
+def test_handout_scripts_draw_to_files(monkeypatch) -> None:
+    import argparse
+
+    import matplotlib
+
+    from autograder.support.figures import use_file_backend
+
+    use_file_backend(argparse.ArgumentParser())
+    assert matplotlib.get_backend().lower() == "agg"
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # not installed
+    with pytest.raises(SystemExit):
+        use_file_backend(argparse.ArgumentParser())
