@@ -11,20 +11,12 @@ import pytest
 import torch
 
 from autograder import checks
+from autograder.support.fixed_tensors import wave
 
 GPT = {"vocab_size": 19, "block_size": 10, "n_layer": 2, "n_head": 2, "n_embd": 16}
 BERT = {"vocab_size": 19, "max_len": 8, "n_layer": 1, "n_head": 2, "n_embd": 16}
 TEXT = ("the cat sat on the mat. the dog sat on the log. a cat and a dog met; "
         "the cat ran, the dog sat. 1999 cats, 2024 dogs!\n")
-
-
-def wave(*shape, scale=1.0, phase=0.0):
-    """A fixed, irregular float32 tensor (the same on every machine, unlike random numbers)."""
-    n = 1
-    for s in shape:
-        n *= s
-    t = torch.arange(n, dtype=torch.float64)
-    return (scale * torch.sin(1.7 * t + phase) * torch.cos(0.3 * t)).reshape(shape).float()
 
 
 def token_ids(B, T, V, offset=0):
