@@ -1,0 +1,56 @@
+"""Checkpoint 4: attention and the Transformer from scratch, trained on seq2seq tasks (see
+README.md)."""
+
+from .seq2seq import (
+    MODEL_SETTINGS,
+    TRAIN_STEPS,
+    beam_search,
+    exact_match_accuracy,
+    greedy_decode,
+    label_smoothed_cross_entropy,
+    length_penalty,
+    make_scheduler,
+    noam_lr,
+    train_seq2seq,
+)
+from .transformer import (
+    Decoder,
+    DecoderLayer,
+    Encoder,
+    EncoderLayer,
+    FeedForward,
+    LayerNorm,
+    MultiHeadAttention,
+    PositionalEncoding,
+    Transformer,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+    sinusoidal_positional_encoding,
+)
+
+__all__ = [
+    "MODEL_SETTINGS",
+    "TRAIN_STEPS",
+    "Decoder",
+    "DecoderLayer",
+    "Encoder",
+    "EncoderLayer",
+    "FeedForward",
+    "LayerNorm",
+    "MultiHeadAttention",
+    "PositionalEncoding",
+    "Transformer",
+    "beam_search",
+    "causal_mask",
+    "exact_match_accuracy",
+    "greedy_decode",
+    "label_smoothed_cross_entropy",
+    "length_penalty",
+    "make_scheduler",
+    "noam_lr",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "sinusoidal_positional_encoding",
+    "train_seq2seq",
+]
