@@ -22,9 +22,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from autograder import formats
-from autograder.config import Course
-from autograder.report import Report
+from autograder.grading.config import Course
+from autograder.grading.report import Report
+from autograder.results import formats
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -52,7 +52,7 @@ def _names(course: Course, names: Sequence[str], all_: bool) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from autograder.runner import run
+    from autograder.grading.runner import run
 
     course = Course.find()
     report = run(course, _names(course, args.assignments, args.all), public_only=True,
@@ -62,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.runner import run
+    from autograder.grading.runner import run
 
     course = Course.find(Path(args.course) if args.course else None)
     submission = Path(args.submission).resolve()
@@ -80,8 +80,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from autograder.grading.snapshots import record_snapshots
     from autograder.release import release
-    from autograder.snapshots import record_snapshots
 
     course = Course.find()
     names = list(args.assignments) or None
@@ -98,7 +98,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from autograder.validate import validate
+    from autograder.grading.validate import validate
 
     course = Course.find()
     ok = True
@@ -130,7 +130,7 @@ def _read_json(path: str) -> dict:
 
 def _trusted_keys(files: Sequence[str]) -> dict:
     """Public keys from ``--public-key`` files and the ``LLMSOC_PUBLIC_KEYS`` variable."""
-    from autograder.signing import load_public_keys
+    from autograder.results.signing import load_public_keys
 
     text = "\n".join([Path(f).read_text() for f in files]
                      + [os.environ.get("LLMSOC_PUBLIC_KEYS", "")])
@@ -142,7 +142,7 @@ def _trusted_keys(files: Sequence[str]) -> dict:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from autograder.signing import generate_key, key_id, private_key_pem, public_key_line
+    from autograder.results.signing import generate_key, key_id, private_key_pem, public_key_line
 
     private, public = Path(args.private), Path(args.public)
     if private.exists():
@@ -157,7 +157,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
-    from autograder.signing import load_private_key, sign
+    from autograder.results.signing import load_private_key, sign
 
     if args.key:
         pem = Path(args.key).read_text()
@@ -178,7 +178,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from autograder.signing import VerificationError, read_result, verify
+    from autograder.results.signing import VerificationError, read_result, verify
 
     trusted = _trusted_keys(args.public_key)
     try:
@@ -199,8 +199,8 @@ def _gradebook_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_gradebook(args: argparse.Namespace) -> int:
-    from autograder.gradebook import Gradebook
-    from autograder.signing import VerificationError, read_result
+    from autograder.results.gradebook import Gradebook
+    from autograder.results.signing import VerificationError, read_result
 
     with Gradebook(_gradebook_path(args)) as book:
         if args.action == "add":
@@ -244,7 +244,7 @@ def _summary_markdown(data: dict, public_keys: Sequence[str]) -> str:
         return formats.to_markdown(Report.from_dict(data))
     c, sig = data["claims"], data["signature"]
     if public_keys or os.environ.get("LLMSOC_PUBLIC_KEYS"):
-        from autograder.signing import verify
+        from autograder.results.signing import verify
 
         verify(data, _trusted_keys(public_keys))
         checked = "signature verified"
@@ -261,7 +261,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if not _is_signed(data):  # a self-check preview on a student's machine: no cryptography
         print(_summary_markdown(data, []), end="")
         return EXIT_OK
-    from autograder.signing import VerificationError
+    from autograder.results.signing import VerificationError
 
     try:
         text = _summary_markdown(data, args.public_key)
@@ -273,7 +273,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _github(args: argparse.Namespace, token_env: str):
-    from autograder.github_api import DEFAULT_API, GitHub
+    from autograder.results.github_api import DEFAULT_API, GitHub
 
     token = os.environ.get(token_env) or os.environ.get("GITHUB_TOKEN", "")
     if not token:
@@ -282,7 +282,7 @@ def _github(args: argparse.Namespace, token_env: str):
 
 
 def cmd_post_status(args: argparse.Namespace) -> int:
-    from autograder.github_api import GitHubError, check_request, status_for
+    from autograder.results.github_api import GitHubError, check_request, status_for
 
     if args.result:
         if args.state or args.description:
@@ -316,7 +316,7 @@ def cmd_post_status(args: argparse.Namespace) -> int:
 
 
 def cmd_request_grading(args: argparse.Namespace) -> int:
-    from autograder.github_api import GitHubError, check_repository, check_request
+    from autograder.results.github_api import GitHubError, check_repository, check_request
 
     repository, sha = check_request(args.repository, args.sha, args.owner)
     if args.check:

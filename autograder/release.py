@@ -42,7 +42,7 @@ import tokenize
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from autograder.config import Course
+from autograder.grading.config import Course
 
 BEGIN_MARKER = "# BEGIN SOLUTION"
 END_MARKER = "# END SOLUTION"

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from autograder.config import Course
-from autograder.proxy import Submission, Worker, WorkerOptions
-from autograder.runner import run
+from autograder.grading.config import Course
+from autograder.grading.proxy import Submission, Worker, WorkerOptions
+from autograder.grading.runner import run
 
 
 def round_trips(calls: int) -> tuple[float, float]:
@@ -59,8 +59,8 @@ def round_trips(calls: int) -> tuple[float, float]:
 
 COLD = """
 import sys
-from autograder.config import Course
-from autograder.runner import run
+from autograder.grading.config import Course
+from autograder.grading.runner import run
 course = Course.find()
 name, debug = sys.argv[1], sys.argv[2] == "1"
 report = run(course, [name], submission=course.solution_dir(name), official=True, debug=debug)

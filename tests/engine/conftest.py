@@ -1,9 +1,9 @@
 """Fixtures for the engine tests: tiny throwaway courses, graded through the real runner.
 
-``make_course(submission, hidden, ...)`` writes a one-assignment course (``demo``) and returns its
-root; ``grade(root, **run_kwargs)`` grades it with :func:`autograder.runner.run` and returns a
-:class:`Graded` (the report plus its tests by name). Sources are dedented, so tests can write them
-as indented triple-quoted strings.
+``make_course(submission, hidden, ...)`` writes a one-assignment course (``demo``) and returns
+its root; ``grade(root, **run_kwargs)`` grades it with :func:`autograder.grading.runner.run` and
+returns a :class:`Graded` (the report plus its tests by name). Sources are dedented, so tests can
+write them as indented triple-quoted strings.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import Course
-from autograder.report import Report, TestResult
-from autograder.runner import run
+from autograder.grading.config import Course
+from autograder.grading.report import Report, TestResult
+from autograder.grading.runner import run
 
 NAME = "demo"
 

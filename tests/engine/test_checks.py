@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import checks
-from autograder.checks import CheckFailure
+from autograder.grading import checks
+from autograder.grading.checks import CheckFailure
 
 
 def test_python_floats_compare_in_double_precision() -> None:
@@ -33,7 +33,7 @@ def test_dtypes_of_tensors_and_arrays_must_match() -> None:
                                     "from tiktoken import get_encoding\n",
                                     "import tiktoken.core\n"])
 def test_a_forbidden_module_is_found_however_it_is_imported(source: str) -> None:
-    from autograder.forbidden import scan_source
+    from autograder.grading.forbidden import scan_source
 
     found = scan_source(source, "m.py", ("tiktoken", "torch.softmax"))
     assert [v.line for v in found] == [1]
@@ -41,6 +41,6 @@ def test_a_forbidden_module_is_found_however_it_is_imported(source: str) -> None
 
 
 def test_an_allowed_module_is_not_reported() -> None:
-    from autograder.forbidden import scan_source
+    from autograder.grading.forbidden import scan_source
 
     assert scan_source("import tiktokenizer\nimport torch\n", "m.py", ("tiktoken",)) == []

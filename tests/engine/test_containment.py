@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import autograder
-from autograder import sandbox
-from autograder.errors import WorkerCrashed
-from autograder.proxy import Submission, Worker, WorkerOptions
+from autograder.grading.errors import WorkerCrashed
+from autograder.grading.proxy import Submission, Worker, WorkerOptions
+from autograder.sandbox import host as sandbox
 
 ENGINE_DIR = Path(autograder.__file__).resolve().parent
 SECRET = "s3cr3t-grader-only-7d1e"
@@ -28,7 +28,7 @@ HONEST_ADD = """
     import pytest
     import torch
 
-    from autograder import checks
+    from autograder.grading import checks
 
 
     @pytest.mark.points(1)

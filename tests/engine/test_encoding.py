@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import encoding
-from autograder.encoding import Handle, decode, encode, read_message, write_message
-from autograder.errors import EncodingError
+from autograder.common import wire as encoding
+from autograder.common.wire import Handle, decode, encode, read_message, write_message
+from autograder.grading.errors import EncodingError
 
 INF, NAN = float("inf"), float("nan")
 

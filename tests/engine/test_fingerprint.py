@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.config import Course
-from autograder.forbidden import scan_package
-from autograder.runner import suite_hash
-from autograder.seeds import tree_hash
+from autograder.grading.config import Course
+from autograder.grading.forbidden import scan_package
+from autograder.grading.runner import suite_hash
+from autograder.grading.seeds import tree_hash
 
 
 def test_suite_hash_covers_only_the_graded_assignments(make_course) -> None:

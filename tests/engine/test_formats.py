@@ -1,4 +1,4 @@
-"""Tests for the report renderers in :mod:`autograder.formats` and ``report.schema.json``."""
+"""Tests for the report renderers (:mod:`autograder.results.formats`, ``report.schema.json``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from autograder import formats
-from autograder.report import (
+from autograder.grading.report import (
     CATEGORIES,
     FAILURE_CLASSES,
     STATUSES,
@@ -20,6 +19,7 @@ from autograder.report import (
     Report,
     TestResult,
 )
+from autograder.results import formats
 
 SCHEMA_PATH = Path(formats.__file__).with_name("report.schema.json")
 ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")

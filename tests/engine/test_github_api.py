@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from test_signing import REPO, SHA, make_report
 
-from autograder import cli, github_api, signing
+from autograder import cli
+from autograder.results import github_api, signing
 
 STATUS_URL = f"/repos/{REPO}/statuses/{SHA}"
 GRADING_REPO = "course-org/llmsoc-grading"

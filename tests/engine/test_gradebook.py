@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from test_signing import REPO, SHA, make_report  # tests/engine is on sys.path
 
-from autograder import cli, signing
-from autograder.gradebook import Gradebook
-from autograder.signing import VerificationError
+from autograder import cli
+from autograder.results import signing
+from autograder.results.gradebook import Gradebook
+from autograder.results.signing import VerificationError
 
 BOB, BOB_SHA = "course-org/bob-llmsoc", "c3" * 20
 

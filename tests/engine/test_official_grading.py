@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 
 import autograder
-from autograder import cli, seeds, signing
-from autograder.config import Course
+from autograder import cli
+from autograder.grading import seeds
+from autograder.grading.config import Course
+from autograder.grading.validate import apply_mutant, load_mutants
 from autograder.release import assemble_student_repo
-from autograder.validate import apply_mutant, load_mutants
+from autograder.results import signing
 
 ROOT = Path(autograder.__file__).resolve().parents[1]
 NAME = "w2_pytorch_basics"

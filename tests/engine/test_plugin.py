@@ -9,10 +9,10 @@ import shutil
 import pytest
 import torch
 
-from autograder import seeds
-from autograder.config import Course
-from autograder.runner import run
-from autograder.snapshots import read_snapshot, write_snapshot
+from autograder.grading import seeds
+from autograder.grading.config import Course
+from autograder.grading.runner import run
+from autograder.grading.snapshots import read_snapshot, write_snapshot
 
 SECRET_VALUE = 987654321
 COURSE_SECRET = "plugin-test-course-secret"
@@ -57,7 +57,7 @@ PUBLIC = f"""
     import pytest
     import torch
 
-    from autograder import checks
+    from autograder.grading import checks
 
     SECRET = {SECRET_VALUE}
 
@@ -89,7 +89,7 @@ HIDDEN = f"""
     import pytest
     import torch
 
-    from autograder import checks
+    from autograder.grading import checks
 
     SECRET = {SECRET_VALUE}
 
@@ -306,7 +306,7 @@ SNAP_PUBLIC = """
     import pytest
     import torch
 
-    from autograder import checks
+    from autograder.grading import checks
 
 
     @pytest.mark.points(1)

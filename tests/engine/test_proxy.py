@@ -16,16 +16,16 @@ from types import ModuleType
 import pytest
 import torch
 
-from autograder import checks
-from autograder.errors import (
+from autograder.common.grad import vjp
+from autograder.grading import checks
+from autograder.grading.errors import (
     ForbiddenAPIError,
     NotImplementedBySubmission,
     StaleHandle,
     SubmissionError,
 )
-from autograder.grad import vjp
-from autograder.plugin import import_package
-from autograder.proxy import RemoteObject, Submission, Worker, WorkerOptions
+from autograder.grading.plugin import import_package
+from autograder.grading.proxy import RemoteObject, Submission, Worker, WorkerOptions
 
 SUBMISSION = {
     "__init__.py": '''

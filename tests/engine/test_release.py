@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import Course
+from autograder.grading.config import Course
 from autograder.release import (
     assemble_student_repo,
     build_stubs,

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from autograder import cli, signing
-from autograder.report import AssignmentResult, Report, TestResult
-from autograder.signing import VerificationError, verify
+from autograder import cli
+from autograder.grading.report import AssignmentResult, Report, TestResult
+from autograder.results import signing
+from autograder.results.signing import VerificationError, verify
 
 REPO, OTHER_REPO = "course-org/alice-llmsoc", "course-org/bob-llmsoc"
 SHA, OTHER_SHA = "a1" * 20, "b2" * 20

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from test_signing import REPO, SHA, make_report
 
-from autograder import cli, formats, signing
-from autograder.report import Report
+from autograder import cli
+from autograder.grading.report import Report
+from autograder.results import formats, signing
 
 
 @pytest.fixture(autouse=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import Course
-from autograder.validate import MIN_MUTANTS, Mutant, apply_mutant, validate
+from autograder.grading.config import Course
+from autograder.grading.validate import MIN_MUTANTS, Mutant, apply_mutant, validate
 
 STUB = """
     def add(a, b):
@@ -21,7 +21,7 @@ HIDDEN = """
     import pytest
     import torch
 
-    from autograder import checks
+    from autograder.grading import checks
 
     @pytest.mark.points(1)
     @pytest.mark.category("value")

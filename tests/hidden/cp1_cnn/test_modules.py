@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 TOL = {"atol": 1e-5, "rtol": 1e-5}
 # (in_channels, out_channels, kernel_size, keyword arguments)

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.digits import load_digits_split
 from autograder.support.shapes import make_shapes
 

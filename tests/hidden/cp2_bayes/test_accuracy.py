@@ -7,7 +7,7 @@ predictions. Thresholds come from the reference over 20 seeds (see the README's 
 import numpy as np
 import pytest
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.text import (
     load_mini_newsgroups,
     load_polarity,

@@ -5,8 +5,8 @@ import pytest
 import torch
 from sklearn.metrics import confusion_matrix, f1_score
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 from autograder.support.text import make_word_model
 
 TOL = {"atol": 1e-10, "rtol": 1e-9}

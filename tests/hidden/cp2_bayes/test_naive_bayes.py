@@ -9,7 +9,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
 
-from autograder import checks
+from autograder.grading import checks
 
 TOL = {"atol": 1e-8, "rtol": 1e-10}
 LABEL_SETS = [(0, 1), (3, 7, 11), (0, 1, 2, 3, 4)]  # labels need not be 0..C-1

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder import checks
+from autograder.grading import checks
 
 ALPHABET = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZéÉüßж") + list(
     "0123456789") + [" ", " ", " ", "'", "-", "_", ".", ",", "!", "\n", "\t"]

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: {"atol": 1e-4, "rtol": 1e-5}, torch.float64: {"atol": 1e-10, "rtol": 1e-10}}

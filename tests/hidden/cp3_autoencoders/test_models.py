@@ -7,8 +7,8 @@ so both compute the same function and can be compared value by value.
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 AUTOENCODERS = {"mlp": ("MLPAutoencoder", (5, 32)), "conv": ("ConvAutoencoder", (3, 4))}
 VAE_CONFIG = (4, 32)  # latent_dim, hidden

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.digits import load_digits_split
 
 MLP_MSE_BAR = 0.020  # reference: mean 0.0137, max 0.0149 per-pixel MSE; PCA-8 scores 0.0244

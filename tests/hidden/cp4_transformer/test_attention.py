@@ -7,8 +7,8 @@ reference's weights through ``load_state_dict``, so both sides compute the same 
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 TOL64 = {"atol": 1e-10, "rtol": 1e-9}
 TOL32 = {"atol": 2e-5, "rtol": 1e-4}

@@ -4,8 +4,8 @@ stacks, each holding the reference's weights (loaded with ``load_state_dict``)."
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 TOL = {"atol": 2e-5, "rtol": 1e-4}
 GRAD_TOL = {"atol": 1e-4, "rtol": 1e-4}

@@ -5,8 +5,8 @@ embeddings and tied output) and its invariants (causality, padding, permutation 
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 TOL = {"atol": 2e-5, "rtol": 1e-4}
 PAD = 0

@@ -6,8 +6,8 @@ import itertools
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 PAD, BOS, EOS = 0, 1, 2
 TINY = {"d_model": 8, "num_heads": 2, "num_encoder_layers": 1, "num_decoder_layers": 1,

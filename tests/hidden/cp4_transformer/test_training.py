@@ -5,7 +5,7 @@ worker a target)."""
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support import seq_tasks
 
 N_HELD_OUT = 1000

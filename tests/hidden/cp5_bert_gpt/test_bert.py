@@ -4,8 +4,8 @@ checked by the trusted side over many draws) and MLM accuracy."""
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 TOL = {"atol": 2e-5, "rtol": 1e-4}
 BERT = {"vocab_size": 41, "max_len": 12, "n_layer": 2, "n_head": 2, "n_embd": 32,

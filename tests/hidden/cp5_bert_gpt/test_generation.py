@@ -5,7 +5,7 @@ student's own logits."""
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 
 GPT = {"vocab_size": 29, "block_size": 24, "n_layer": 2, "n_head": 2, "n_embd": 32}
 

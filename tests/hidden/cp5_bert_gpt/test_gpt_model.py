@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 TOL = {"atol": 2e-5, "rtol": 1e-4}
 GPT = {"vocab_size": 37, "block_size": 16, "n_layer": 2, "n_head": 4, "n_embd": 32}

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 
 GPT = {"vocab_size": 23, "block_size": 12, "n_layer": 2, "n_head": 2, "n_embd": 16}
 

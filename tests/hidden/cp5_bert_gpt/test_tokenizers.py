@@ -4,7 +4,7 @@ trips on random Unicode, special tokens, bad input)."""
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support import corpora
 
 SPECIALS = ["<|endoftext|>", "<|pad|>"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support import corpora
 
 # Markov source: 8 symbols, order 2, Dirichlet(0.3); the best order-1 model reaches about

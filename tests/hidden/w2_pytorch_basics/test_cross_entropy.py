@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 SIZES = [(8, 5), (1, 3), (33, 10)]  # (B, C)
 DTYPES = [torch.float32, torch.float64]

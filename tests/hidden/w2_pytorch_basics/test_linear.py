@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 # (leading dims of x, in, out)
 CASES = [((5,), 3, 4), ((2, 7), 6, 6), ((2, 3, 4), 8, 1), ((), 5, 2)]

@@ -7,8 +7,8 @@ same function and can be compared value by value. Models stay on the CPU: they a
 import pytest
 import torch
 
-from autograder import checks
-from autograder.grad import vjp
+from autograder.common.grad import vjp
+from autograder.grading import checks
 
 # (in_features, hidden_features, out_features, num_hidden_layers)
 CONFIGS = [(2, 16, 3, 1), (5, 7, 4, 2), (3, 6, 2, 0), (4, 8, 2, 3)]

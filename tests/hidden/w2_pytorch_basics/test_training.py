@@ -4,7 +4,7 @@ import pytest
 import torch
 from sklearn.datasets import make_moons
 
-from autograder import checks
+from autograder.grading import checks
 
 SHAPES = [(3, 4), (4,), (2, 2, 5), ()]
 N_TRAIN, N_TEST = 1000, 4000

@@ -10,7 +10,7 @@ see.
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.fixed_tensors import wave
 from autograder.support.shapes import make_shapes
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 
 TEXTS = ["A great, GREAT movie!", "the plot is dull... dull and slow", "",
          "Great acting; slow plot", "Not great, not dull: it's fine", "dull dull DULL"]

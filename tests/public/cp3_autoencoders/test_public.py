@@ -9,7 +9,7 @@ dtypes, gradients, invariants, training on held-out digits, generation) on input
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.digits import load_digits_split
 from autograder.support.fixed_tensors import wave
 

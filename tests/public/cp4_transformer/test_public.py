@@ -10,7 +10,7 @@ inputs you cannot see.
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support import seq_tasks
 from autograder.support.fixed_tensors import wave
 

@@ -10,7 +10,7 @@ you cannot see.
 import pytest
 import torch
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.fixed_tensors import wave
 
 GPT = {"vocab_size": 19, "block_size": 10, "n_layer": 2, "n_head": 2, "n_embd": 16}

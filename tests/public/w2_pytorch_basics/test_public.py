@@ -10,7 +10,7 @@ import pytest
 import torch
 from sklearn.datasets import make_moons
 
-from autograder import checks
+from autograder.grading import checks
 from autograder.support.fixed_tensors import wave
 
 MLP_CONFIG = (3, 8, 4, 1)  # in, hidden, out, num_hidden_layers

@@ -22,7 +22,7 @@ import torch
 
 
 class CheckFailure(AssertionError):
-    """A failed check with a failure class from :data:`autograder.report.FAILURE_CLASSES`."""
+    """A failed check with a failure class from :data:`report.FAILURE_CLASSES`."""
 
     def __init__(self, failure_class: str, message: str):
         super().__init__(message)
@@ -114,7 +114,7 @@ def assert_close(
 
 
 def assert_grads_close(got: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1e-5) -> None:
-    """Compare two :class:`autograder.grad.VJP` results (input and parameter gradients)."""
+    """Compare two :class:`autograder.common.grad.VJP` results (input and parameter gradients)."""
     assert_close(got.input_grads, expected.input_grads, atol=atol, rtol=rtol,
                  what="input gradient", failure_class="gradient")
     assert_close(got.param_grads, expected.param_grads, atol=atol, rtol=rtol,
@@ -134,7 +134,7 @@ def assert_raises(
     as its original builtin type when that type is a builtin (ValueError, TypeError, ...).
     ``match`` is a substring the message must contain (case-insensitive).
     """
-    from autograder.errors import NotImplementedBySubmission
+    from autograder.grading.errors import NotImplementedBySubmission
 
     try:
         fn(*args, **kwargs)

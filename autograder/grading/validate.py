@@ -29,9 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.config import Course, tomllib
-from autograder.report import Report
-from autograder.runner import run
+from autograder.grading.config import Course, tomllib
+from autograder.grading.report import Report
+from autograder.grading.runner import run
 
 MIN_MUTANTS = 8
 """An assignment's definition of done asks for at least this many realistic mistakes."""

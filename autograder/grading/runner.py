@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 import torch
 
-from autograder import forbidden, seeds
-from autograder.config import Course
-from autograder.plugin import GradingSession
-from autograder.report import AssignmentResult, Report, TestResult
+from autograder.grading import forbidden, seeds
+from autograder.grading.config import Course
+from autograder.grading.plugin import GradingSession
+from autograder.grading.report import AssignmentResult, Report, TestResult
 
 
 class _Collector:

@@ -1,10 +1,10 @@
 """The sandboxed worker: imports the submission and serves calls over a pipe.
 
-Started by :class:`autograder.proxy.Worker` as ``python -s -B -c <boot> <config-json>``. It
+Started by :class:`autograder.grading.proxy.Worker` as ``python -s -B -c <boot> <config-json>``. It
 reads requests on fd 0 and answers on a duplicate of fd 1; the submission's own ``print``
 output goes to fd 2 (a log the grader keeps), so nothing it writes can forge an answer.
 
-Requests (plain data, see :mod:`autograder.encoding`)::
+Requests (plain data, see :mod:`autograder.common.wire`)::
 
     {"op": "call",    "target": id, "name": str | None, "args": (...), "kwargs": {...}}
     {"op": "getattr", "target": id, "name": str}
@@ -81,7 +81,7 @@ class Server:
         if op == "call":
             return fn(*req.get("args", ()), **req.get("kwargs", {}))
         if op == "vjp":
-            from autograder.grad import local_vjp, owner_module
+            from autograder.common.grad import local_vjp, owner_module
 
             module = owner_module(fn)
             result = local_vjp(fn, tuple(req.get("args", ())), req.get("kwargs", {}),
@@ -139,7 +139,9 @@ def main() -> None:
     os.dup2(2, 1)  # the submission's prints go to the log, never into the protocol
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
 
-    from autograder import encoding, forbidden, sandbox
+    from autograder.common import wire as encoding
+    from autograder.grading import forbidden
+    from autograder.sandbox import host as sandbox
 
     applied = sandbox.apply_inside(cfg)
     import numpy as np  # noqa: F401 - imported before the submission can tamper with sys.modules

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.errors import EncodingError
+from autograder.grading.errors import EncodingError
 
 MAX_DEPTH = 64
 MAX_HEADER_BYTES = 64 << 20

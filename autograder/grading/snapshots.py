@@ -4,7 +4,7 @@ A student's repository has no reference solution, so a public test asks the ``sn
 fixture for its expected values: ``snapshot("basic", lambda ref: ref.softmax(x))``. In the
 course repository that computes the value from the reference (and ``llmsoc release`` writes it to
 ``tests/public/<name>/snapshots/<module>.<key>.snap``); in a student repository it reads the file.
-Files use the pipe's encoding (:mod:`autograder.encoding`), never pickle.
+Files use the pipe's encoding (:mod:`autograder.common.wire`), never pickle.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from autograder import encoding
-from autograder.config import Course
+from autograder.common import wire as encoding
+from autograder.grading.config import Course
 
 
 def record_snapshots(course: Course, name: str) -> list[str]:
     """Run the public tests against the reference in-process, writing every snapshot."""
-    from autograder.runner import run
+    from autograder.grading.runner import run
 
     folder = course.public_tests(name) / "snapshots"
     if folder.is_dir():

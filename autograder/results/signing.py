@@ -39,9 +39,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from autograder import __version__, seeds
-from autograder.github_api import check_commit, check_repository
-from autograder.report import Report
+from autograder import __version__
+from autograder.grading import seeds
+from autograder.grading.report import Report
+from autograder.results.github_api import check_commit, check_repository
 
 FORMAT = "llmsoc-signed-result/1"
 DOMAIN = FORMAT.encode() + b"\n"
@@ -69,7 +70,7 @@ def sha256_hex(data: bytes) -> str:
 
 def engine_version() -> str:
     """``<package version>+<first 12 hex of the engine's source hash>``."""
-    return f"{__version__}+{seeds.tree_hash(Path(__file__).resolve().parent, ('.py',))[:12]}"
+    return f"{__version__}+{seeds.tree_hash(Path(__file__).resolve().parents[1], ('.py',))[:12]}"
 
 
 # --------------------------------------------------------------------------- keys

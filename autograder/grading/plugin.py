@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import seeds
-from autograder.checks import CheckFailure
-from autograder.config import Course
-from autograder.errors import (
+from autograder.grading import seeds
+from autograder.grading.checks import CheckFailure
+from autograder.grading.config import Course
+from autograder.grading.errors import (
     ForbiddenAPIError,
     NotImplementedBySubmission,
     StaleHandle,
@@ -45,9 +45,9 @@ from autograder.errors import (
     WorkerCrashed,
     WorkerTimeout,
 )
-from autograder.proxy import Submission, Worker, WorkerOptions
-from autograder.report import CATEGORIES, TestResult
-from autograder.snapshots import read_snapshot, write_snapshot
+from autograder.grading.proxy import Submission, Worker, WorkerOptions
+from autograder.grading.report import CATEGORIES, TestResult
+from autograder.grading.snapshots import read_snapshot, write_snapshot
 
 SLOW_CATEGORIES = ("training", "perplexity")
 """Run after every other test of a session (see pytest_collection_modifyitems)."""

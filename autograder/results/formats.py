@@ -1,4 +1,4 @@
-"""Renderers that turn a :class:`~autograder.report.Report` into text.
+"""Renderers that turn a :class:`~autograder.grading.report.Report` into text.
 
 Each renderer takes a report and returns a string; :func:`render` picks one by name from
 :data:`FORMATS`:
@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
-from autograder.report import AssignmentResult, Report, TestResult
+from autograder.grading.report import AssignmentResult, Report, TestResult
 
 FORMATS = ("terminal", "json", "markdown", "gradescope", "junit")
 

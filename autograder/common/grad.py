@@ -4,7 +4,7 @@ For ``y = f(x_1, ..., x_n; theta)`` and a cotangent ``v`` shaped like ``y``, :fu
 ``y``, the input gradients ``v^T dy/dx_i`` (``None`` for non-tensor or non-float arguments and
 for inputs ``y`` does not depend on) and, when ``f`` is a module or a module's method, the
 parameter gradients ``v^T dy/dtheta`` by parameter name. Remote callables compute this in the
-worker (:meth:`autograder.proxy.RemoteCallable.vjp`), so a test compares::
+worker (:meth:`autograder.grading.proxy.RemoteCallable.vjp`), so a test compares::
 
     checks.assert_grads_close(vjp(submission.linear, x, w, b, cotangent=g),
                               vjp(reference.linear, x, w, b, cotangent=g))

@@ -2,8 +2,8 @@
 
 A :class:`Report` holds one :class:`AssignmentResult` per graded assignment, each holding one
 :class:`TestResult` per test. Renderers for the terminal, JSON, Markdown, Gradescope and
-JUnit live in :mod:`autograder.formats`; the JSON schema is documented in
-``autograder/report.schema.json`` and versioned by :data:`SCHEMA_VERSION`.
+JUnit live in :mod:`autograder.results.formats`; the JSON schema is documented in
+``autograder/results/report.schema.json`` and versioned by :data:`SCHEMA_VERSION`.
 """
 
 from __future__ import annotations

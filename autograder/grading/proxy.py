@@ -31,18 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder import encoding, sandbox
-from autograder.errors import (
+from autograder.common import wire as encoding
+from autograder.common.grad import VJP
+from autograder.grading.errors import (
     StaleHandle,
     SubmissionError,
     WorkerCrashed,
     WorkerTimeout,
     remote_exception,
 )
-from autograder.grad import VJP
+from autograder.sandbox import host as sandbox
 
 BOOT = ("import sys; sys.path.insert(0, {engine!r}); "
-        "from autograder.worker import main; main()")
+        "from autograder.worker.server import main; main()")
 _counter = itertools.count()
 
 
@@ -128,7 +129,7 @@ class Worker:
             "uid": sandbox.NOBODY if use_nobody else None,
             "threads": threads,
         }
-        engine = str(Path(__file__).resolve().parent.parent)
+        engine = str(Path(__file__).resolve().parents[2])
         args = ["-s", "-B", "-c", BOOT.format(engine=engine), json.dumps(cfg)]
         cmd = sandbox.command(args) if opts.sandboxed else [sys.executable, *args]
         self.cgroup = (sandbox.make_cgroup(f"llmsoc-{os.getpid()}-{next(_counter)}",
@@ -305,7 +306,7 @@ class RemoteCallable:
                                      "args": args, "kwargs": kwargs}, self._generation)
 
     def vjp(self, *args: Any, cotangent: Any, **kwargs: Any) -> VJP:
-        """Output and vector-Jacobian product, computed in the worker (see autograder.grad)."""
+        """Output and vector-Jacobian product, computed in the worker (autograder.common.grad)."""
         out, input_grads, param_grads = self._worker.request(
             {"op": "vjp", "target": self._target, "name": self._name, "args": args,
              "kwargs": kwargs, "cotangent": cotangent}, self._generation)

@@ -3,8 +3,8 @@
 An exception raised by student code comes back as plain data (type name, message, the student's
 own traceback frames) and is re-raised here as a :class:`SubmissionError`. When the original type
 is a builtin (``ValueError``, ``TypeError``, ...) the re-raised exception is also an instance of
-that builtin, so ``pytest.raises(ValueError)`` and :func:`autograder.checks.assert_raises` work on
-remote calls exactly as on local ones.
+that builtin, so ``pytest.raises(ValueError)`` and :func:`checks.assert_raises` work on remote
+ calls exactly as on local ones.
 """
 
 from __future__ import annotations

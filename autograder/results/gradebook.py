@@ -1,6 +1,6 @@
 """The gradebook: every verified attempt, in one SQLite file, and the grades derived from them.
 
-Only results that pass :func:`autograder.signing.verify` get in; the whole signed result is kept
+Only results that pass :func:`signing.verify` get in; the whole signed result is kept
 beside the row so it can be checked again later. Nothing is ever overwritten: each official
 grading of a commit is one attempt per assignment, and adding the same signed result twice is a
 no-op. A grade is derived from the attempts by a policy:
@@ -25,7 +25,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from autograder.signing import verify
+from autograder.results.signing import verify
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (

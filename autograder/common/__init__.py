@@ -1,0 +1,1 @@
+"""Code both sides run: the wire format of the pipe and vector-Jacobian products."""

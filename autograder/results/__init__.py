@@ -1,0 +1,1 @@
+"""What leaves the grader: report formats, signed results, the gradebook, the GitHub API."""
