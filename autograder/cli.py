@@ -11,6 +11,8 @@ Exit codes (every command):
        failed for good)
     2  usage error (unknown assignment, bad path, bad option)
     3  internal error of the grader (please report it)
+    4  ``grade``: no official grade is possible here (a sandbox layer or the course secret is
+       missing; the message says which and how to fix it)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from autograder.grading.config import Course
 from autograder.grading.report import Report
 from autograder.results import formats
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_NOT_OFFICIAL = 0, 1, 2, 3, 4
 
 
 def _emit(report: Report, fmt: str, out: str | None) -> None:
@@ -62,7 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
-    from autograder.grading.runner import run
+    from autograder.grading.runner import OfficialGradingUnavailable, run
 
     course = Course.find(Path(args.course) if args.course else None)
     submission = Path(args.submission).resolve()
@@ -74,7 +76,11 @@ def cmd_grade(args: argparse.Namespace) -> int:
         if not names:
             raise ValueError(f"{submission} holds none of the course's assignments "
                              f"(looked for assignments/<name>/__init__.py)")
-    report = run(course, names, submission=submission, official=True)
+    try:
+        report = run(course, names, submission=submission, official=not args.unofficial)
+    except OfficialGradingUnavailable as exc:
+        print(f"llmsoc grade: {exc}", file=sys.stderr)
+        return EXIT_NOT_OFFICIAL
     _emit(report, args.format, args.out)
     return EXIT_OK
 
@@ -452,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--course", default=None, help="course repository (default: found from cwd)")
     g.add_argument("--present", action="store_true",
                    help="only the assignments the submission's assignments/ folder contains")
+    g.add_argument("--unofficial", action="store_true",
+                   help="grade without the official requirements (sandbox layers, course "
+                        "secret); the report says unofficial and `sign` refuses it")
     g.set_defaults(func=cmd_grade)
 
     for cmd in (c, g):

@@ -16,6 +16,12 @@ Layout (the same in the instructor's course repository and, minus ``solutions/``
     memory_mb = 4096            # address-space limit of the worker (CPU runs)
     threads = 1                 # torch threads in the worker and the grader (tiny models: 1)
     forbidden = ["torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax"]
+    grant_data = []             # package data folders the worker may read (sandbox.root)
+    [intake]                    # bounds on the submitted package (defaults: sandbox.intake)
+    max_bytes = 16777216
+    max_files = 400
+    max_depth = 8
+    max_name = 100
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autograder.sandbox.intake import IntakeLimits
+from autograder.sandbox.root import DATA_FOLDERS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,6 +53,8 @@ class AssignmentConfig:
     memory_mb: int = 4096
     threads: int = 1
     forbidden: tuple[str, ...] = field(default_factory=tuple)
+    grant_data: tuple[str, ...] = field(default_factory=tuple)
+    intake: IntakeLimits = field(default_factory=IntakeLimits)
 
 
 @dataclass(frozen=True)
@@ -96,10 +107,18 @@ class Course:
             raise FileNotFoundError(f"unknown assignment {name!r} (known: {known})")
         data = tomllib.loads(path.read_text())
         allowed = {"title", "time_budget_s", "call_timeout_s", "memory_mb", "threads",
-                   "forbidden"}
+                   "forbidden", "grant_data", "intake"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        grants = tuple(data.get("grant_data", ()))
+        if set(grants) - set(DATA_FOLDERS):
+            raise ValueError(f"{path}: grant_data may name only {list(DATA_FOLDERS)}")
+        limits = data.get("intake", {})
+        bad = set(limits) - set(IntakeLimits.__dataclass_fields__)
+        if bad or not all(isinstance(v, int) and v > 0 for v in limits.values()):
+            raise ValueError(f"{path}: [intake] takes positive integers for "
+                             f"{sorted(IntakeLimits.__dataclass_fields__)}")
         return AssignmentConfig(
             name=name,
             title=str(data.get("title", name)),
@@ -108,6 +127,8 @@ class Course:
             memory_mb=int(data.get("memory_mb", 4096)),
             threads=int(data.get("threads", 1)),
             forbidden=tuple(data.get("forbidden", ())),
+            grant_data=grants,
+            intake=IntakeLimits(**limits),
         )
 
     def assignment_of(self, test_path: Path) -> tuple[str, str] | None:

@@ -4,7 +4,7 @@ An exception raised by student code comes back as plain data (type name, message
 own traceback frames) and is re-raised here as a :class:`SubmissionError`. When the original type
 is a builtin (``ValueError``, ``TypeError``, ...) the re-raised exception is also an instance of
 that builtin, so ``pytest.raises(ValueError)`` and :func:`checks.assert_raises` work on remote
- calls exactly as on local ones.
+calls exactly as on local ones.
 """
 
 from __future__ import annotations
@@ -66,12 +66,13 @@ class WorkerCrashed(WorkerError):
     """The worker died (segfault, ``os._exit``, memory limit, ...) while serving a call."""
 
 
+class SubmissionRefused(WorkerError):
+    """The submission broke an intake rule (a link, too large, a sparse file, ...): it was
+    never run, and every test of the assignment says why."""
+
+
 class StaleHandle(WorkerError):
     """An object handle from a worker that has since been restarted."""
-
-
-class EncodingError(TypeError):
-    """A value that may not cross the pipe (only plain data and handles may)."""
 
 
 _cache: dict[str, type[SubmissionError]] = {}

@@ -24,7 +24,6 @@ import importlib.util
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -42,12 +41,14 @@ from autograder.grading.errors import (
     NotImplementedBySubmission,
     StaleHandle,
     SubmissionError,
+    SubmissionRefused,
     WorkerCrashed,
     WorkerTimeout,
 )
 from autograder.grading.proxy import Submission, Worker, WorkerOptions
 from autograder.grading.report import CATEGORIES, TestResult
 from autograder.grading.snapshots import read_snapshot, write_snapshot
+from autograder.sandbox.intake import Intake, IntakeRefused, read_package
 
 SLOW_CATEGORIES = ("training", "perplexity")
 """Run after every other test of a session (see pytest_collection_modifyitems)."""
@@ -123,9 +124,9 @@ class GradingSession:
         self.assignment_of: dict[str, str] = {}
         self.credits: dict[str, Credit] = {}
         self.log_marks: dict[str, int] = {}
-        self.submission_hashes: dict[str, str] = {}
+        self.intakes: dict[str, Intake | SubmissionRefused] = {}
         self.started: set[str] = set()
-        self.secret, self.secret_source = seeds.course_secret()
+        self._secret: tuple[bytes, str] | None = None
 
     # -- locating things ------------------------------------------------------------------------
     def graded(self, item: pytest.Item) -> bool:
@@ -147,30 +148,50 @@ class GradingSession:
         name, folder = found
         return name, _marker_arg(item, "visibility", folder)
 
-    def package_dir(self, name: str) -> Path:
+    def package_location(self, name: str) -> tuple[Path, tuple[str, ...]]:
+        """``(root, parts)``: the submitted package is ``root/parts...``. Candidates are told
+        apart by name only (a link is never followed to decide): ``assignments/<name>`` of a
+        student repository, ``<name>`` in a folder, or the given folder itself."""
         opt = self.config.getoption("llmsoc_submission")
-        course = self.course
         if opt is None:
-            return course.assignment_dir(name)
-        p = Path(opt).resolve()
-        for candidate in (p / "assignments" / name, p / name, p):
-            if (candidate / "__init__.py").is_file() and (candidate.name == name or
-                                                          candidate == p):
-                return candidate
+            return self.course.root, ("assignments", name)
+        p = Path(os.path.abspath(opt))
+        if os.path.lexists(p / "assignments" / name):
+            return p, ("assignments", name)
+        if os.path.lexists(p / name):
+            return p, (name,)
+        if p.name == name or os.path.lexists(p / "__init__.py"):
+            return p, ()
         raise pytest.UsageError(f"no package for assignment {name!r} under {p} (looked for "
                                 f"{p}/assignments/{name}/__init__.py and {p}/{name}/__init__.py)")
+
+    def package_dir(self, name: str) -> Path:
+        root, parts = self.package_location(name)
+        return root.joinpath(*parts)
+
+    def intake(self, name: str) -> Intake:
+        """The submitted package, read once under the intake rules (raises
+        :class:`SubmissionRefused` for every test when it breaks one)."""
+        if name not in self.intakes:
+            root, parts = self.package_location(name)
+            try:
+                self.intakes[name] = read_package(root, parts, self.course.config(name).intake)
+            except IntakeRefused as exc:
+                self.intakes[name] = SubmissionRefused(f"the submission was refused: {exc}")
+        found = self.intakes[name]
+        if isinstance(found, SubmissionRefused):
+            raise found
+        return found
 
     # -- the objects tests use ------------------------------------------------------------------
     def worker(self, name: str) -> Worker:
         if name not in self.workers:
-            course = self.course
-            cfg = course.config(name)
-            hide = [course.root / "tests", course.root / "solutions", course.root / ".git"]
+            cfg = self.course.config(name)
             self.workers[name] = Worker(WorkerOptions(
-                package_dir=self.package_dir(name), hide=hide, forbidden=cfg.forbidden,
+                intake=self.intake(name), forbidden=cfg.forbidden, granted_data=cfg.grant_data,
                 # CUDA reserves far more address space than it uses: no RLIMIT_AS on GPUs
                 memory_mb=0 if torch.cuda.is_available() else cfg.memory_mb,
-                cpu_s=int(max(cfg.time_budget_s * 5, 120)),
+                cpu_s=int(max(cfg.time_budget_s * 5, 120)) * max(1, cfg.threads),
                 threads=cfg.threads))
         return self.workers[name]
 
@@ -190,16 +211,25 @@ class GradingSession:
         return self.references[name]
 
     def submission_hash(self, name: str) -> str:
-        """SHA-256 of the submitted package's ``.py`` files (computed once per run)."""
-        if name not in self.submission_hashes:
-            self.submission_hashes[name] = seeds.tree_hash(self.package_dir(name), (".py",))
-        return self.submission_hashes[name]
+        """SHA-256 of exactly the files the worker receives (see :meth:`Intake.digest`)."""
+        try:
+            return self.intake(name).digest()
+        except SubmissionRefused:
+            return "refused"
+
+    @property
+    def secret(self) -> tuple[bytes, str]:
+        """``(course secret, where it came from)``, read once (see :func:`seeds.course_secret`)."""
+        if self._secret is None:
+            self._secret = seeds.course_secret(self.course.root if self.course else None)
+        return self._secret
 
     def seed_for(self, item: pytest.Item) -> int:
         name, visibility = self.where(item)
         if visibility == "public":
             return seeds.public_seed(item.nodeid, self.salt)
-        return seeds.hidden_seed(self.secret, self.submission_hash(name), item.nodeid, self.salt)
+        return seeds.hidden_seed(self.secret[0], self.submission_hash(name), item.nodeid,
+                                 self.salt)
 
     # -- hooks ----------------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -245,7 +275,7 @@ class GradingSession:
         self.started.add(name)
         try:
             worker = self.worker(name)
-        except (pytest.UsageError, FileNotFoundError, ValueError):
+        except (pytest.UsageError, FileNotFoundError, ValueError, SubmissionRefused):
             return  # reported by the first test that asks for the submission
         threading.Thread(target=worker.start, daemon=True).start()
 
@@ -255,13 +285,13 @@ class GradingSession:
         worker = self.workers.get(name) if name else None
         if worker is not None:
             timeout = _marker_arg(item, "timeout", self.course.config(name).call_timeout_s)
-            worker.deadline = time.monotonic() + float(timeout)
+            worker.begin_test(float(timeout))
             self.log_marks[item.nodeid] = worker.log_size()
         try:
             return (yield)
         finally:
             if worker is not None:
-                worker.deadline = None
+                worker.end_test()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
@@ -303,7 +333,8 @@ class GradingSession:
         elif isinstance(exc, SubmissionError):  # import errors happen before any test input
             full = public or getattr(exc, "at_import", False)
             lines.append(exc.student_traceback(None if full else HIDDEN_MESSAGE_CHARS))
-        elif public or status in ("timeout", "crash", "not-implemented", "forbidden", "error"):
+        elif public or status in ("timeout", "crash", "not-implemented", "forbidden", "error") or (
+                failure_class == "refused"):
             lines.append(detail)
         if hint and status != "not-implemented":
             lines.append(f"Hint: {hint}")
@@ -379,6 +410,8 @@ class GradingSession:
 
 def classify(exc: BaseException, category: str, when: str) -> tuple[str, str, str]:
     """``(status, failure_class, detail)`` for an exception that ended a test."""
+    if isinstance(exc, SubmissionRefused):
+        return "failed", "refused", str(exc)
     if isinstance(exc, NotImplementedBySubmission):
         return "not-implemented", "not-implemented", f"not implemented: {exc.message}"
     if isinstance(exc, ForbiddenAPIError):

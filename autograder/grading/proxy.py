@@ -17,9 +17,9 @@ Proxies::
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -27,54 +27,47 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograder.common import wire as encoding
 from autograder.common.grad import VJP
+from autograder.grading.budget import Budget
 from autograder.grading.errors import (
     StaleHandle,
     SubmissionError,
     WorkerCrashed,
+    WorkerError,
     WorkerTimeout,
     remote_exception,
 )
-from autograder.sandbox import host as sandbox
+from autograder.sandbox import host, process, root
+from autograder.sandbox.intake import Intake
 
 BOOT = ("import sys; sys.path.insert(0, {engine!r}); "
         "from autograder.worker.server import main; main()")
-_counter = itertools.count()
+ENGINE_ROOT = Path(__file__).resolve().parents[2]
+UNTIMED_CALL_S = 600.0  # a call outside any test (fixtures at collection, the engine's tests)
+FRAME_S = 120.0  # to finish sending a frame once it has begun
+POLL_S = 0.25
 
 
 @dataclass
 class WorkerOptions:
     """How to start workers for one assignment."""
 
-    package_dir: Path  # the submitted package, e.g. .../assignments/w2_pytorch_basics
-    hide: list[Path] = field(default_factory=list)  # made invisible inside the sandbox
+    intake: Intake  # the submitted package, as the intake read it
     forbidden: tuple[str, ...] = ()
+    granted_data: tuple[str, ...] = ()
     memory_mb: int = 4096
     cpu_s: int = 600
     fsize_mb: int = 64
     max_pids: int = 64
+    scratch_mb: int = 512
     threads: int = 0  # 0: all cores
     sandboxed: bool = True  # False only for the engine's own comparisons (benchmarks)
     start_timeout_s: float = 120.0
-
-
-def copy_regular_files(src: Path, dest: Path) -> None:
-    """Copy a submitted package without following links: a symlink in a submission could
-    otherwise make the trusted process copy a hidden test, a solution or a secret into the
-    sandbox. Links, devices, caches and hidden files are skipped."""
-    dest.mkdir(parents=True)
-    for entry in os.scandir(src):
-        if entry.name.startswith(".") or entry.name in ("__pycache__", "figures"):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            copy_regular_files(Path(entry.path), dest / entry.name)
-        elif entry.is_file(follow_symlinks=False) and not entry.name.endswith(".pyc"):
-            shutil.copyfile(entry.path, dest / entry.name, follow_symlinks=False)
 
 
 class Worker:
@@ -84,18 +77,23 @@ class Worker:
         self.options = options
         self.proc: subprocess.Popen[bytes] | None = None
         self.generation = 0
-        self.deadline: float | None = None  # set per test by the pytest plugin
+        self.budget: Budget | None = None  # set per test by the pytest plugin
         self.callables: set[str] = set()
         self.types: dict[str, list[str]] = {}
-        self.import_error: SubmissionError | None = None
+        self.import_error: SubmissionError | WorkerError | None = None
         self.sandbox_report: dict[str, Any] = {}
         self.pending_release: list[int] = []
         self.pending_seed: int | None = None
         self.restarts = 0
-        self.scratch: Path | None = None
+        self.timeout_reason = ""
+        self.scratch: Path | None = None  # only where no sandbox root is built
         self.cgroup: Path | None = None
-        self.log_path = Path(tempfile.mkstemp(prefix="llmsoc-worker-", suffix=".log")[1])
+        self.log_fd = os.memfd_create("llmsoc-worker-log", os.MFD_CLOEXEC)
         self._lock = threading.Lock()
+
+    @property
+    def threads(self) -> int:
+        return self.options.threads or os.cpu_count() or 1
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -104,56 +102,64 @@ class Worker:
             if self.proc is None and self.import_error is None:
                 self._start()
 
+    def begin_test(self, timeout_s: float) -> None:
+        self.budget = Budget(timeout_s, self.threads)
+
+    def end_test(self) -> None:
+        self.budget = None
+
     def _start(self) -> None:
         opts = self.options
-        caps = sandbox.probe()
-        self.scratch = Path(tempfile.mkdtemp(prefix="llmsoc-sandbox-"))
-        (self.scratch / "tmp").mkdir()
-        sub_root = self.scratch / "submission"
-        copy_regular_files(opts.package_dir, sub_root / opts.package_dir.name)
-        use_nobody = opts.sandboxed and caps.root and caps.nobody_can_run_python
-        os.chmod(self.scratch, 0o755)
-        if use_nobody:
-            for p in [self.scratch, *self.scratch.rglob("*")]:
-                os.chown(p, sandbox.NOBODY, sandbox.NOBODY)
-        threads = opts.threads or os.cpu_count() or 1
+        caps = host.probe()
+        isolated = opts.sandboxed and caps.isolated
+        uid = process.worker_uid() if caps.root else host.NOBODY
+        if isolated:
+            home, sub_root = root.SCRATCH, root.SUBMISSION_ROOT
+        else:
+            self.scratch = Path(tempfile.mkdtemp(prefix="llmsoc-sandbox-"))
+            (self.scratch / "tmp").mkdir()
+            opts.intake.write_to(self.scratch / "submission")
+            home, sub_root = str(self.scratch), str(self.scratch / "submission")
         cfg = {
-            "package": opts.package_dir.name,
-            "submission_root": str(sub_root),
-            "scratch": str(self.scratch),
-            "hide": [str(p) for p in opts.hide] if opts.sandboxed else [],
-            "namespaces": bool(caps.unshare) and opts.sandboxed,
+            "package": opts.intake.package,
+            "submission_root": sub_root,
+            "scratch": home,
             "forbidden": list(opts.forbidden),
             "cpu_s": opts.cpu_s, "fsize_mb": opts.fsize_mb, "nproc": opts.max_pids,
             "memory_mb": opts.memory_mb if opts.sandboxed else 0,
-            "uid": sandbox.NOBODY if use_nobody else None,
-            "threads": threads,
+            "uid": uid if isolated and caps.root else None,
+            "threads": self.threads,
         }
-        engine = str(Path(__file__).resolve().parents[2])
-        args = ["-s", "-B", "-c", BOOT.format(engine=engine), json.dumps(cfg)]
-        cmd = sandbox.command(args) if opts.sandboxed else [sys.executable, *args]
-        self.cgroup = (sandbox.make_cgroup(f"llmsoc-{os.getpid()}-{next(_counter)}",
-                                           opts.max_pids) if opts.sandboxed else None)
+        args = ["-s", "-B", "-c", BOOT.format(engine=str(ENGINE_ROOT)), json.dumps(cfg)]
+        env = host.scrubbed_env(home, self.threads)
+        spec = root.RootSpec(intake=opts.intake, engine_root=ENGINE_ROOT,
+                             granted_data=opts.granted_data, scratch_mb=opts.scratch_mb,
+                             privileged=caps.root)
+        cmd = (host.worker_command(spec, uid, args, env) if isolated
+               else [sys.executable, *args])
+        self.cgroup = process.make_cgroup(opts.max_pids) if opts.sandboxed else None
         cgroup = self.cgroup
-        log = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen(
-                cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                env=sandbox.scrubbed_env(self.scratch, threads), cwd=self.scratch,
-                start_new_session=True, preexec_fn=lambda: sandbox.join_cgroup(cgroup))
+            self.proc = process.spawn(
+                cmd, lambda: process.join_cgroup(cgroup), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=self.log_fd, env=env,
+                cwd=str(self.scratch or "/"), start_new_session=True, pass_fds=spec.extra_fds)
         finally:
-            log.close()
+            for fd in spec.extra_fds:
+                os.close(fd)
         os.set_blocking(self.proc.stdin.fileno(), False)
         self.generation += 1
         self.types = {}
+        start_budget = Budget(opts.start_timeout_s, self.threads)
         try:
-            hello = self._receive(time.monotonic() + opts.start_timeout_s)["hello"]
+            hello = self._receive(start_budget)["hello"]
         except (WorkerCrashed, WorkerTimeout) as exc:
             self.import_error = SubmissionError(
                 "ImportError", f"the submission could not be imported: the worker {exc}")
             self.import_error.at_import = True
             return
-        self.sandbox_report = {"layers": caps.describe(), "applied": hello.get("sandbox", {})}
+        self.sandbox_report = {"mode": caps.mode if isolated else "unconfined",
+                               "layers": caps.describe(), "applied": hello.get("sandbox", {})}
         if "error" in hello:
             err = hello["error"]
             self.import_error = remote_exception(err["type"], err["message"], err["frames"])
@@ -161,6 +167,10 @@ class Worker:
             self._kill()
             return
         self.callables = set(hello["callables"])
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the current worker process and all it started."""
+        return process.cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
     def _kill(self) -> None:
         proc, self.proc = self.proc, None
@@ -176,24 +186,24 @@ class Worker:
                     f.close()
                 except OSError:
                     pass
-        sandbox.remove_cgroup(self.cgroup)
+        process.remove_cgroup(self.cgroup)
         self.cgroup = None
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
             self.scratch = None
 
     def close(self) -> None:
-        """Stop the worker for good: its handles become stale and its log is deleted."""
+        """Stop the worker for good: its handles become stale and its log is dropped."""
         with self._lock:
             self._kill()
-            self.log_path.unlink(missing_ok=True)
+            if self.log_fd >= 0:
+                os.close(self.log_fd)
+                self.log_fd = -1
 
     def log_tail(self, start: int = 0, limit: int = 4000) -> str:
         """What the submission printed since byte ``start`` (at most ``limit`` bytes)."""
         try:
-            with open(self.log_path, "rb") as f:
-                f.seek(start)
-                data = f.read(limit + 1)
+            data = os.pread(self.log_fd, limit + 1, start)
         except OSError:
             return ""
         text = data[:limit].decode(errors="replace")
@@ -201,7 +211,7 @@ class Worker:
 
     def log_size(self) -> int:
         try:
-            return self.log_path.stat().st_size
+            return os.fstat(self.log_fd).st_size
         except OSError:
             return 0
 
@@ -226,10 +236,11 @@ class Worker:
             req = {**req, "release": self.pending_release}
             self.pending_release = []
         header, bufs = encoding.encode(req)
-        deadline = self.deadline
+        budget = self.budget or Budget(UNTIMED_CALL_S, self.threads)
         try:
-            encoding.write_message(self.proc.stdin.fileno(), header, bufs, deadline)
-            answer = self._receive(deadline)
+            encoding.write_message(self.proc.stdin.fileno(), header, bufs,
+                                   time.monotonic() + budget.wall_cap_s)
+            answer = self._receive(budget)
         except BrokenPipeError:
             raise self._failure(timed_out=False) from None
         except TimeoutError:
@@ -239,9 +250,26 @@ class Worker:
             raise remote_exception(err["type"], err["message"], err["frames"])
         return answer["ok"]
 
-    def _receive(self, deadline: float | None) -> dict[str, Any]:
+    def _wait_readable(self, budget: Budget) -> None:
+        """Wait for the worker's answer to begin, under ``budget`` (see grading.budget)."""
+        fd = self.proc.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        budget.begin_request(self.cpu_seconds())
         try:
-            header, bufs = encoding.read_message(self.proc.stdout.fileno(), deadline)
+            while not poller.poll(POLL_S * 1000):
+                why = budget.exceeded(self.cpu_seconds())
+                if why is not None:
+                    self.timeout_reason = why
+                    raise TimeoutError(why)
+        finally:
+            budget.end_request()
+
+    def _receive(self, budget: Budget) -> dict[str, Any]:
+        try:
+            self._wait_readable(budget)
+            header, bufs = encoding.read_message(self.proc.stdout.fileno(),
+                                                 time.monotonic() + FRAME_S)
             answer = encoding.decode(header, bufs, self._proxy_for)
             if not isinstance(answer, dict):
                 raise encoding.EncodingError("malformed answer")
@@ -263,8 +291,11 @@ class Worker:
                 code = None
         self._kill()
         self.restarts += 1
+        if self.budget is not None:
+            self.budget.restart()
         if timed_out:
-            return WorkerTimeout("did not answer before the time limit and was stopped")
+            why, self.timeout_reason = self.timeout_reason, ""
+            return WorkerTimeout(f"{why or 'did not answer in time'} and was stopped")
         if code is None or code == 0:
             return WorkerCrashed("stopped answering (it closed the pipe or sent garbage)")
         if code < 0:

@@ -24,6 +24,7 @@ STATUSES = ("passed", "partial", "failed", "not-implemented", "timeout", "crash"
 FAILURE_CLASSES = (
     "shape", "dtype", "value", "gradient", "invariant", "causality", "threshold",
     "error-handling", "timeout", "crash", "not-implemented", "forbidden", "exception", "internal",
+    "refused",
 )
 """Why a test failed; the only detail a hidden test reveals besides its hint."""
 

@@ -24,8 +24,28 @@ import torch
 
 from autograder.grading import forbidden, seeds
 from autograder.grading.config import Course
+from autograder.grading.errors import SubmissionRefused
 from autograder.grading.plugin import GradingSession
 from autograder.grading.report import AssignmentResult, Report, TestResult
+from autograder.sandbox import host
+
+
+class OfficialGradingUnavailable(RuntimeError):
+    """An official grade was asked for on a host, or with settings, that cannot give one."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("no official grade here:\n" + "\n".join(f"  - {p}" for p in problems)
+                         + "\n(`llmsoc grade --unofficial` grades without these, never "
+                           "officially)")
+        self.problems = problems
+
+
+def official_problems(course: Course) -> list[str]:
+    """What an official grade needs and is missing here: the sandbox (allow-listed root,
+    namespaces, a non-root uid; see sandbox.host) and a course secret of adequate length."""
+    problems = host.missing_for_official(host.probe())
+    secret_problem = seeds.secret_problem(*seeds.course_secret(course.root))
+    return problems + ([secret_problem] if secret_problem else [])
 
 
 class _Collector:
@@ -52,7 +72,14 @@ def run(
     keyword: str | None = None,
     stop_at_first_failure: bool = False,
 ) -> Report:
-    """Grade ``names`` and return the report (never raises for a broken submission)."""
+    """Grade ``names`` and return the report (never raises for a broken submission).
+
+    ``official=True`` fails closed: :class:`OfficialGradingUnavailable` unless every isolation
+    layer and a course secret are in place (:func:`official_problems`)."""
+    if official:
+        problems = official_problems(course)
+        if problems:
+            raise OfficialGradingUnavailable(problems)
     paths = []
     for name in names:
         course.config(name)  # unknown assignment: a clear error now
@@ -128,8 +155,7 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
             by_name[a].duration_s += result.duration_s
     sandbox_info: dict[str, Any] = {}
     for name, a in by_name.items():
-        package = session.package_dir(name)
-        a.tests.append(static_check(package, course.config(name).forbidden))
+        a.tests.append(static_check(session, name, course.config(name).forbidden))
         worker = session.workers.get(name)
         if worker is not None:
             sandbox_info[name] = worker.sandbox_report
@@ -141,10 +167,10 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
         "torch": torch.__version__,
         "platform": platform.platform(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
-        "mode": "debug (in-process)" if session.debug else "sandboxed",
+        "mode": "debug (in-process)" if session.debug else f"sandboxed: {host.probe().mode}",
         "seed_mode": "hidden tests: HMAC(course secret, submission hash); secret from " + (
-            "LLMSOC_SECRET" if session.secret_source == "env"
-            else "the built-in default (set LLMSOC_SECRET for real grading)") + (
+            session.secret[1] if session.secret[1] != "none"
+            else "nowhere: the public preview secret (unofficial)") + (
             f"; salt {salt}" if salt else ""),
         "suite_hash": suite_hash(course, names),
         "submission_hash": {name: session.submission_hash(name) for name in by_name},
@@ -156,12 +182,18 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
                       timespec="seconds"))
 
 
-def static_check(package: Path, banned: tuple[str, ...]) -> TestResult:
-    """The zero-point "from scratch" entry: forbidden names found in the source."""
-    found = forbidden.scan_package(package, banned) if package.is_dir() else []
-    result = TestResult(name="from-scratch rule (static check)", nodeid=f"{package.name}::static",
+def static_check(session: GradingSession, name: str, banned: tuple[str, ...]) -> TestResult:
+    """The zero-point "from scratch" entry: forbidden names found in the sources the intake
+    read (the very bytes the worker ran)."""
+    result = TestResult(name="from-scratch rule (static check)", nodeid=f"{name}::static",
                         category="invariant", visibility="public", points=0.0, earned=0.0,
                         status="passed")
+    try:
+        intake = session.intake(name)
+    except (SubmissionRefused, pytest.UsageError) as exc:
+        result.status, result.failure_class, result.feedback = "failed", "refused", str(exc)
+        return result
+    found = forbidden.scan_sources(intake.sources(), intake.package, banned)
     if found:
         result.status, result.failure_class = "failed", "forbidden"
         result.feedback = "\n".join(str(v) for v in found[:20]) + (

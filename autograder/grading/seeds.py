@@ -15,15 +15,39 @@ import hmac
 import os
 from pathlib import Path
 
-DEFAULT_SECRET = "llmsoc-default-course-secret"
+MIN_SECRET_CHARS = 32
+UNOFFICIAL_SECRET = b"llmsoc-unofficial-preview"
+"""Public, so a preview's hidden inputs are predictable: used only when no course secret is set,
+and such a run is never official."""
+SECRET_FILE = Path(".llmsoc") / "secret"
 
 
-def course_secret() -> tuple[bytes, str]:
-    """The secret and where it came from (``env`` or ``default``)."""
+def course_secret(course_root: Path | None = None) -> tuple[bytes, str]:
+    """The course secret and where it came from: ``LLMSOC_SECRET``, else the file named by
+    ``LLMSOC_SECRET_FILE``, else ``<course>/.llmsoc/secret`` (``setup.sh`` creates it), else
+    the public preview secret (source ``none``)."""
     value = os.environ.get("LLMSOC_SECRET")
     if value:
-        return value.encode(), "env"
-    return DEFAULT_SECRET.encode(), "default"
+        return value.encode(), "LLMSOC_SECRET"
+    named = os.environ.get("LLMSOC_SECRET_FILE")
+    path = Path(named) if named else (course_root / SECRET_FILE if course_root else None)
+    if path is not None and path.is_file():
+        text = path.read_text().strip()
+        if text:
+            return text.encode(), str(path if named else SECRET_FILE)
+    return UNOFFICIAL_SECRET, "none"
+
+
+def secret_problem(secret: bytes, source: str) -> str | None:
+    """Why ``secret`` cannot seed an official grade, or None."""
+    if source == "none":
+        return ("no course secret: set LLMSOC_SECRET (at least "
+                f"{MIN_SECRET_CHARS} characters, e.g. `openssl rand -hex 32`) or write one to "
+                f"{SECRET_FILE} (setup.sh does)")
+    if len(secret) < MIN_SECRET_CHARS:
+        return (f"the course secret from {source} has {len(secret)} characters; an official "
+                f"grade needs at least {MIN_SECRET_CHARS}")
+    return None
 
 
 def _to_int(digest: bytes) -> int:

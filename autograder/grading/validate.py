@@ -89,7 +89,7 @@ def validate(course: Course, name: str, seeds: int = 20,
     cfg = course.config(name)
     slowest = 0.0
     for salt in range(seeds):
-        report = run(course, [name], submission=course.solution_dir(name), official=True,
+        report = run(course, [name], submission=course.solution_dir(name), official=False,
                      salt=salt)
         earned, points, secs = _summary(report)
         slowest = max(slowest, report.environment["wall_time_s"])
@@ -104,7 +104,7 @@ def validate(course: Course, name: str, seeds: int = 20,
     if slowest > cfg.time_budget_s:
         v.problems.append(f"suite takes {slowest:.1f}s, over the {cfg.time_budget_s:g}s budget")
 
-    report = run(course, [name], submission=course.assignment_dir(name), official=True)
+    report = run(course, [name], submission=course.assignment_dir(name), official=False)
     tests = [t for t in report.assignments[0].tests if t.points > 0]
     not_impl = sum(t.status == "not-implemented" for t in tests)
     earned, points, secs = _summary(report)
@@ -122,7 +122,7 @@ def validate(course: Course, name: str, seeds: int = 20,
     for m in mutants:
         with tempfile.TemporaryDirectory(prefix="llmsoc-mutant-") as tmp:
             package = apply_mutant(course.solution_dir(name), m, Path(tmp))
-            report = run(course, [name], submission=package, official=True,
+            report = run(course, [name], submission=package, official=False,
                          stop_at_first_failure=True)
         earned, points, _ = _summary(report)
         caught = [t.name for t in report.assignments[0].tests if t.earned < t.points]

@@ -140,10 +140,9 @@ def main() -> None:
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
 
     from autograder.common import wire as encoding
-    from autograder.grading import forbidden
-    from autograder.sandbox import host as sandbox
+    from autograder.worker import confine, guards
 
-    applied = sandbox.apply_inside(cfg)
+    applied = confine.apply_inside(cfg)
     import numpy as np  # noqa: F401 - imported before the submission can tamper with sys.modules
     import torch
 
@@ -151,7 +150,7 @@ def main() -> None:
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     root = cfg["submission_root"]
-    applied["unguarded"] = forbidden.install_guards(tuple(cfg.get("forbidden", ())), root)
+    applied["unguarded"] = guards.install_guards(tuple(cfg.get("forbidden", ())), root)
     os.chdir(cfg["scratch"])
     sys.path.insert(0, root)
 

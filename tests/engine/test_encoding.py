@@ -21,7 +21,7 @@ import torch
 
 from autograder.common import wire as encoding
 from autograder.common.wire import Handle, decode, encode, read_message, write_message
-from autograder.grading.errors import EncodingError
+from autograder.common.wire import EncodingError
 
 INF, NAN = float("inf"), float("nan")
 
