@@ -11,6 +11,9 @@ and in-process (``--llmsoc-debug``), median of ``--repeats`` runs each, two ways
 * warm: repeated gradings in one process, where in-process mode has everything imported
   already and the sandbox still starts a fresh worker each time.
 
+It also reports the worker's start-up (process start to its hello, torch imported, the
+sandbox's root built), median of ``--starts`` starts, and the sandbox mode used.
+
 Goals: small call under 1 ms; sandboxed suite within 1.25x of in-process.
 """
 
@@ -29,6 +32,29 @@ import torch
 from autograder.grading.config import Course
 from autograder.grading.proxy import Submission, Worker, WorkerOptions
 from autograder.grading.runner import run
+from autograder.sandbox import host
+from autograder.sandbox.intake import IntakeLimits, read_package
+
+
+def bench_worker(pkg: Path) -> Worker:
+    return Worker(WorkerOptions(intake=read_package(pkg.parent, (pkg.name,), IntakeLimits()),
+                                threads=1))
+
+
+def start_up(starts: int) -> float:
+    """Median seconds from starting a worker to its hello."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pkg = Path(tmp) / "bench_pkg"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("def echo(x):\n    return x\n")
+        times = []
+        for _ in range(starts):
+            worker = bench_worker(pkg)
+            t0 = time.perf_counter()
+            worker.start()
+            times.append(time.perf_counter() - t0)
+            worker.close()
+    return statistics.median(times)
 
 
 def round_trips(calls: int) -> tuple[float, float]:
@@ -37,7 +63,7 @@ def round_trips(calls: int) -> tuple[float, float]:
         pkg = Path(tmp) / "bench_pkg"
         pkg.mkdir()
         (pkg / "__init__.py").write_text("def echo(x):\n    return x\n")
-        worker = Worker(WorkerOptions(package_dir=pkg))
+        worker = bench_worker(pkg)
         try:
             echo = Submission(worker).echo
             echo(0)  # start-up and first-call costs are not round trips
@@ -63,7 +89,7 @@ from autograder.grading.config import Course
 from autograder.grading.runner import run
 course = Course.find()
 name, debug = sys.argv[1], sys.argv[2] == "1"
-report = run(course, [name], submission=course.solution_dir(name), official=True, debug=debug)
+report = run(course, [name], submission=course.solution_dir(name), official=False, debug=debug)
 assert report.earned == report.points, "the reference should score full marks"
 """
 
@@ -77,7 +103,7 @@ def cold(name: str, debug: bool) -> float:
 
 def warm(course: Course, name: str, debug: bool) -> float:
     t0 = time.perf_counter()
-    report = run(course, [name], submission=course.solution_dir(name), official=True,
+    report = run(course, [name], submission=course.solution_dir(name), official=False,
                  debug=debug)
     assert report.earned == report.points, "the reference should score full marks"
     return time.perf_counter() - t0
@@ -99,7 +125,10 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--assignment", default="w2_pytorch_basics")
+    p.add_argument("--starts", type=int, default=5)
     args = p.parse_args()
+    print(f"sandbox mode: {host.probe().mode}")
+    print(f"worker start-up (median of {args.starts}): {start_up(args.starts):.2f} s")
     small, big = round_trips(args.calls)
     print(f"small call round trip (median of {args.calls}): {small * 1e3:.3f} ms")
     print(f"4 MB tensor round trip (median):            {big * 1e3:.3f} ms")

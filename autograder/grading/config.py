@@ -14,7 +14,7 @@ Layout (the same in the instructor's course repository and, minus ``solutions/``
     time_budget_s = 60          # whole hidden + public suite on two CPU cores, reference
     call_timeout_s = 30         # default per-test limit (a test may set @pytest.mark.timeout)
     memory_mb = 4096            # address-space limit of the worker (CPU runs)
-    threads = 1                 # torch threads in the worker and the grader (tiny models: 1)
+    threads = 1                 # torch threads in the worker and the grader (keep 1: see budget)
     forbidden = ["torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax"]
     grant_data = []             # package data folders the worker may read (sandbox.root)
     [intake]                    # bounds on the submitted package (defaults: sandbox.intake)

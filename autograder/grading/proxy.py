@@ -1,8 +1,9 @@
 """The trusted side of the pipe: the worker process and proxies to objects living in it.
 
-:class:`Worker` starts the sandboxed worker on a temporary copy of the submission, sends
-requests and waits for answers under a deadline. A call that runs past its deadline, or a worker
-that dies, gets the worker killed (with everything it started) and a :class:`WorkerTimeout` or
+:class:`Worker` starts the sandboxed worker (:mod:`autograder.sandbox`) on the submission as
+the intake read it, sends requests and waits for answers under the running test's
+:class:`~autograder.grading.budget.Budget`. A call that breaks its budget, or a worker that dies,
+gets the worker killed (with everything it started) and a :class:`WorkerTimeout` or
 :class:`WorkerCrashed`; the next call starts a fresh worker, so only the tests it was serving
 lose points. Objects from an earlier worker raise :class:`StaleHandle`.
 
@@ -134,7 +135,7 @@ class Worker:
         env = host.scrubbed_env(home, self.threads)
         spec = root.RootSpec(intake=opts.intake, engine_root=ENGINE_ROOT,
                              granted_data=opts.granted_data, scratch_mb=opts.scratch_mb,
-                             privileged=caps.root)
+                             privileged=caps.root, disable_userns=caps.disable_userns)
         cmd = (host.worker_command(spec, uid, args, env) if isolated
                else [sys.executable, *args])
         self.cgroup = process.make_cgroup(opts.max_pids) if opts.sandboxed else None
@@ -412,4 +413,4 @@ class Submission:
         return w.request({"op": "getattr", "target": 0, "name": name}, w.generation)
 
     def __repr__(self) -> str:
-        return f"<submission {self._worker.options.package_dir.name}>"
+        return f"<submission {self._worker.options.intake.package}>"

@@ -185,7 +185,7 @@ def _read_file(parent_fd: int, name: str, shown: str, intake: Intake,
         if not stat.S_ISREG(st.st_mode):
             raise IntakeRefused(f"{shown} is not a regular file")
         if intake.total_bytes + st.st_size > limits.max_bytes:
-            raise IntakeRefused(f"the package is larger than {limits.max_bytes >> 20} MiB "
+            raise IntakeRefused(f"the package is larger than {_size(limits.max_bytes)} "
                                 f"(at {shown})")
         if st.st_size and _has_hole(fd, st.st_size):
             raise IntakeRefused(f"{shown} is a sparse file; submit ordinary files")
@@ -200,6 +200,11 @@ def _read_file(parent_fd: int, name: str, shown: str, intake: Intake,
         return data
     finally:
         os.close(fd)
+
+
+def _size(n: int) -> str:
+    """``16 MiB``, or ``100000 bytes`` for a limit under a MiB (``n >> 20`` would say 0 MiB)."""
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def _has_hole(fd: int, size: int) -> bool:

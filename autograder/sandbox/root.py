@@ -48,6 +48,7 @@ class RootSpec:
     granted_data: tuple[str, ...] = ()  # entries of DATA_FOLDERS the assignment needs
     scratch_mb: int = 256
     privileged: bool = True  # grader is root: no user namespace, uid switched inside
+    disable_userns: bool = True  # bwrap >= 0.8: no further user namespaces inside
     extra_fds: list[int] = field(default_factory=list)  # filled by :func:`bwrap_args`
 
 
@@ -103,7 +104,8 @@ def bwrap_args(spec: RootSpec, uid: int) -> list[str]:
         args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                  "--cap-add", "CAP_SETPCAP"]
     else:
-        args += ["--unshare-user", "--disable-userns", "--uid", str(uid), "--gid", str(uid)]
+        args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
+        args += ["--disable-userns"] if spec.disable_userns else []
     created: set[str] = set()
     targets: list[str] = []
     for kind, path in system_paths():

@@ -174,13 +174,15 @@ def test_grading_workflow_shape() -> None:
     assert grade["concurrency"]["cancel-in-progress"] is True
     checkouts = [s["with"] for s in grade["steps"] if s.get("uses", "").startswith(
         "actions/checkout@")]
-    student = next(c for c in checkouts if c.get("repository"))
-    assert student["ref"] == "${{ env.SHA }}" and student["persist-credentials"] is False
-    assert student["path"] == "submission" and {c["path"] for c in checkouts} == {"course",
-                                                                                 "submission"}
+    assert [c["path"] for c in checkouts] == ["course"]  # only the course, via actions/checkout
+    [fetch] = [s["run"] for s in grade["steps"] if "LLMSOC_CHECKOUT_TOKEN" in str(s)]
+    # the student's commit: links disabled, outside the course's workspace
+    assert fetch.count("-c core.symlinks=false") == 2 and '"$RUNNER_TEMP/submission"' in fetch
+    assert '"$SHA"' in fetch and "$CHECKOUT_TOKEN" in fetch
     scripts = "\n".join(s.get("run", "") for s in grade["steps"])
     assert "requirements-grading.txt" in scripts
-    assert re.search(r"llmsoc\" grade --present --course course --submission submission", scripts)
+    assert re.search(r'llmsoc" grade --present --course course\s+--submission '
+                     r'"\$RUNNER_TEMP/submission"', scripts)
     assert any(s.get("uses", "").startswith("actions/upload-artifact@") for s in grade["steps"])
     assert "GITHUB_STEP_SUMMARY" in scripts
 
@@ -199,7 +201,8 @@ def test_each_secret_reaches_only_the_step_that_needs_it() -> None:
                                            "assignments, score, suite hash, engine)"}
     assert found["LLMSOC_SECRET"] == {"grade: Grade (sandboxed, hidden tests, secret seeds)"}
     assert {s.split(":")[0] for s in found["LLMSOC_STATUS_TOKEN"]} == {"queued", "record"}
-    assert {s.split(":")[0] for s in found["LLMSOC_CHECKOUT_TOKEN"]} == {"grade"}
+    assert found["LLMSOC_CHECKOUT_TOKEN"] == {"grade: Fetch the student's commit (code only, "
+                                              "links disabled, outside the course checkout)"}
     for name, job in wf["jobs"].items():
         assert "secrets." not in yaml.safe_dump(job.get("env", {})), name
 
