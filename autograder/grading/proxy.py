@@ -145,6 +145,10 @@ class Worker:
                 cmd, lambda: process.join_cgroup(cgroup), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=self.log_fd, env=env,
                 cwd=str(self.scratch or "/"), start_new_session=True, pass_fds=spec.extra_fds)
+        except OSError as exc:  # the host, not the submission: every test says so
+            self.import_error = WorkerCrashed(f"could not be started ({exc})")
+            self._kill()
+            return
         finally:
             for fd in spec.extra_fds:
                 os.close(fd)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.sandbox import process
-from autograder.sandbox.root import RootSpec, bwrap_args
+from autograder.sandbox.root import RootSpec, bwrap_args, memfd
 
 NOBODY = 65534
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`; the course's "
@@ -105,14 +105,19 @@ def missing_for_official(caps: Capabilities) -> list[str]:
 
 def worker_command(spec: RootSpec, uid: int, python_args: list[str],
                    env: dict[str, str]) -> list[str]:
-    """The worker's command line: inside bubblewrap when available, else a plain interpreter
-    (``env`` is set inside the sandbox; bwrap itself runs with the same scrubbed env)."""
+    """The worker's command line: inside bubblewrap when available, else a plain interpreter.
+
+    bwrap's own options (the root's layout, ``env``) reach it through a descriptor
+    (``--args``), so its command line, which the worker can read as ``/proc/1/cmdline``, holds
+    none of them."""
     caps = probe()
     if not caps.isolated:
         return [sys.executable, *python_args]
     setenv = [a for k, v in env.items() for a in ("--setenv", k, v)]
-    return [caps.bwrap or "bwrap", *bwrap_args(spec, uid), *setenv, sys.executable,
-            *python_args]
+    options = [*bwrap_args(spec, uid), *setenv]
+    fd = memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
+    spec.extra_fds.append(fd)
+    return [caps.bwrap or "bwrap", "--args", str(fd), sys.executable, *python_args]
 
 
 def scrubbed_env(home: str, threads: int) -> dict[str, str]:

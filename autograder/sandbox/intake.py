@@ -11,8 +11,8 @@ Rules (each breach refuses the whole submission with a message that says which f
   ``assignments/`` above it, and every file and folder inside (``O_NOFOLLOW`` on each component,
   opened relative to its parent's descriptor, so nothing can be swapped in between);
 * only regular files and folders (no FIFOs, devices or sockets), no sparse files;
-* at most ``max_files`` files of at most ``max_bytes`` bytes together, folders at most
-  ``max_depth`` deep, names of at most ``max_name`` characters.
+* at most ``max_files`` files of at most ``max_bytes`` bytes together, at most ``max_files``
+  folders, folders at most ``max_depth`` deep, names of at most ``max_name`` characters.
 
 Skipped, silently and by name only (never by what a link points to): ``__pycache__`` folders,
 ``*.pyc`` files, the handout's ``figures/`` output, and dot-files (``.ipynb_checkpoints``, ...).
@@ -163,6 +163,8 @@ def _read_dir(fd: int, prefix: str, depth: int, intake: Intake, limits: IntakeLi
         if stat.S_ISDIR(mode):
             if name in SKIPPED_DIRS:
                 continue
+            if len(intake.dirs) >= limits.max_files:  # each becomes arguments of bwrap's
+                raise IntakeRefused(f"the package has more than {limits.max_files} folders")
             child = _open_component(fd, name, shown, directory=True)
             try:
                 intake.dirs.append(rel)

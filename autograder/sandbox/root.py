@@ -74,14 +74,14 @@ def system_paths() -> list[tuple[str, str]]:
 
 
 def _data_masks(granted: tuple[str, ...]) -> list[str]:
-    masks = []
-    for base in map(str, interpreter_paths()):
-        for sp in glob.glob(os.path.join(base, "**", "site-packages"), recursive=True) + [base]:
-            for rel in DATA_FOLDERS:
-                path = os.path.join(sp, rel)
-                if rel not in granted and os.path.isdir(path):
-                    masks.append(path)
-    return sorted(set(masks))
+    """The package data folders to hide: each of DATA_FOLDERS not granted, in every
+    site-packages folder the interpreter can import from."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    sites = {*site.getsitepackages(), os.path.join(sys.base_prefix, "lib", version,
+                                                   "site-packages")}
+    masks = {os.path.join(sp, rel) for sp in sites for rel in DATA_FOLDERS
+             if rel not in granted and os.path.isdir(os.path.join(sp, rel))}
+    return sorted(masks)
 
 
 def _parents(path: str) -> list[str]:
@@ -89,7 +89,7 @@ def _parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def _memfd(name: str, data: bytes) -> int:
+def memfd(name: str, data: bytes) -> int:
     fd = os.memfd_create(name, 0)
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
@@ -136,7 +136,7 @@ def bwrap_args(spec: RootSpec, uid: int) -> list[str]:
     passwd = f"worker:x:{uid}:{uid}:grading worker:{SCRATCH}:/nonexistent\n".encode()
     group = f"worker:x:{uid}:\n".encode()
     for path, data in (("/etc/passwd", passwd), ("/etc/group", group)):
-        fd = _memfd(path, data)
+        fd = memfd(path, data)
         spec.extra_fds.append(fd)
         args += ["--perms", "0444", "--ro-bind-data", str(fd), path]
     if spec.intake is not None:
@@ -145,7 +145,7 @@ def bwrap_args(spec: RootSpec, uid: int) -> list[str]:
         for rel in spec.intake.dirs:
             args += ["--perms", "0555", "--dir", f"{base}/{rel}"]
         for rel, data in spec.intake.files.items():
-            fd = _memfd(rel, data)
+            fd = memfd(rel, data)
             spec.extra_fds.append(fd)
             args += ["--perms", "0444", "--file", str(fd), f"{base}/{rel}"]
         args += ["--remount-ro", SUBMISSION_ROOT]

@@ -2,7 +2,10 @@
 tests it sabotages, the other tests' results are unchanged, and the grader survives.
 
 Every course has ``call_timeout_s = 3``; the plugin starts workers with the default limits
-(``memory_mb = 4096`` address space, ``max_pids = 64``).
+(``memory_mb = 4096`` address space, ``max_pids = 64``). What only the sandbox (bubblewrap's
+allow-listed root and namespaces, see autograder/sandbox) prevents is skipped, with the reason,
+on a host where :func:`autograder.sandbox.host.probe` finds none. test_integrity.py has the
+intake's refusals, what the worker can see, and the clean-up after a killed grader.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import pytest
 import autograder
 from autograder.grading.errors import WorkerCrashed
 from autograder.grading.proxy import Submission, Worker, WorkerOptions
-from autograder.sandbox import host as sandbox
+from autograder.results import formats
+from autograder.sandbox import host
+from autograder.sandbox.intake import IntakeLimits, read_package
 
 ENGINE_DIR = Path(autograder.__file__).resolve().parent
-SECRET = "s3cr3t-grader-only-7d1e"
+SECRET = "s3cr3t-grader-only-7d1e-0123456789abcdef"
 
 HONEST_ADD = """
     import pytest
@@ -251,12 +256,16 @@ EXPECTED = {  # test -> (status, earned), whatever the host allows
     "test_wrong_answer_despite_tampering": ("failed", 0),
     "test_environ": ("passed", 1), "test_shout": ("passed", 1), "test_add_last": ("passed", 1),
 }
-LAYERED = {"test_peek": "--mount", "test_scribble": "--mount", "test_dial": "--net"}
-CAPS = sandbox.probe()
-needs_mount_ns = pytest.mark.skipif("--mount" not in CAPS.unshare,
-                                    reason="this host allows no mount namespace")
-needs_net_ns = pytest.mark.skipif("--net" not in CAPS.unshare,
-                                  reason="this host allows no network namespace")
+LAYERED = {"test_peek", "test_scribble", "test_dial"}  # pass only inside the sandbox
+CAPS = host.probe()
+needs_sandbox = pytest.mark.skipif(
+    not CAPS.isolated, reason="no sandbox on this host: " + "; ".join(CAPS.problems))
+
+
+def intake_of(root: Path):
+    """The course's ``assignments/demo`` as the intake reads it (what the plugin gives a
+    worker)."""
+    return read_package(root, ("assignments", "demo"), IntakeLimits())
 
 
 @pytest.fixture(scope="module")
@@ -314,29 +323,32 @@ def test_the_grader_survives_and_reports_restarts(adversarial) -> None:
     assert "RLIMIT_AS" in applied["rlimits"]
 
 
-@needs_mount_ns
-@needs_net_ns
+@needs_sandbox
 def test_with_every_layer_only_the_sabotaged_tests_lose_points(adversarial) -> None:
     graded, _, _ = adversarial
     assert all(graded[name].status == "passed" for name in LAYERED)
     assert graded.earned == 11
-    assert graded.report.environment["sandbox"]["demo"]["applied"]["readonly_fs"] is True
+    sandbox = graded.report.environment["sandbox"]["demo"]
+    assert sandbox["mode"] == CAPS.mode and sandbox["mode"].startswith("bwrap-")
+    applied = sandbox["applied"]
+    assert applied["uid"] not in (0, None) and applied["no_new_privs"] is True
+    assert applied["capabilities_dropped"] is True
 
 
-@needs_mount_ns
+@needs_sandbox
 def test_hidden_tests_and_solutions_are_unreadable(adversarial) -> None:
     graded, _, _ = adversarial
     assert (graded["test_peek"].status, graded["test_peek"].earned) == ("passed", 1)
 
 
-@needs_mount_ns
+@needs_sandbox
 def test_no_file_outside_the_scratch_dir_was_written(adversarial) -> None:
     graded, written, submission_changed = adversarial
     assert (graded["test_scribble"].status, graded["test_scribble"].earned) == ("passed", 1)
     assert written == [] and not submission_changed
 
 
-@needs_net_ns
+@needs_sandbox
 def test_no_network(adversarial) -> None:
     graded, _, _ = adversarial
     assert (graded["test_dial"].status, graded["test_dial"].earned) == ("passed", 1)
@@ -394,31 +406,24 @@ FORK_TESTS = HONEST + """
     """
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if text.encode() in cmdline:
-            found.append(int(pid))
-    return found
+def _leftovers(processes) -> list:
+    """Workers of this grader still alive: by uid (found even if reparented) and, for the
+    unconfined fallback where workers keep the grader's uid, by descent."""
+    mine = processes.workers_of(os.getpid())
+    below = [p for p in processes.descendants(os.getpid())
+             if "autograder.worker.server" in p.cmdline or "bwrap" in p.cmdline]
+    return mine + [p for p in below if p not in mine]
 
 
 @pytest.fixture(scope="module")
-def fork_bomb(make_course, grade):
+def fork_bomb(make_course, grade, processes):
     # Forking a torch-sized process up to the pid limit takes well under a second on an idle
     # machine but several on a loaded one: the limit leaves room, so the test shows the pid
     # limit refusing the fork (BlockingIOError), never a timeout.
     root = make_course(FORK_SUBMISSION, FORK_TESTS, call_timeout_s=20)
     graded = grade(root)
-    deadline = time.monotonic() + 10  # SIGKILLed processes take a moment to finish exiting
-    while (leftovers := _processes_mentioning(str(root))) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return graded, leftovers
+    processes.wait_until(lambda: not _leftovers(processes), 10)  # SIGKILLed ones are exiting
+    return graded, _leftovers(processes)
 
 
 def test_fork_bomb_is_contained(fork_bomb) -> None:
@@ -482,7 +487,7 @@ def test_exit_at_import_is_a_crash(import_failures) -> None:
 
 def test_a_failed_import_is_not_retried(make_course) -> None:
     root = make_course("print('IMPORTED', flush=True)\nraise RuntimeError('boom')\n")
-    worker = Worker(WorkerOptions(package_dir=root / "assignments" / "demo"))
+    worker = Worker(WorkerOptions(intake=intake_of(root), threads=1))
     try:
         worker.start()  # what the submission fixture does
         with pytest.raises(RuntimeError, match="boom"):
@@ -503,9 +508,9 @@ def test_eof_before_the_deadline_is_a_crash_not_a_timeout(make_course) -> None:
             time.sleep(2.0)
             os._exit(3)
         """)
-    worker = Worker(WorkerOptions(package_dir=root / "assignments" / "demo", sandboxed=False))
+    worker = Worker(WorkerOptions(intake=intake_of(root), sandboxed=False, threads=1))
     try:
-        worker.deadline = time.monotonic() + 30
+        worker.begin_test(30)
         start = time.monotonic()
         with pytest.raises(WorkerCrashed):
             Submission(worker).linger()
@@ -516,7 +521,11 @@ def test_eof_before_the_deadline_is_a_crash_not_a_timeout(make_course) -> None:
 
 # ----------------------------------------------------------------------------- symlinks
 
-def test_symlinks_in_the_submission_do_not_leak(make_course, grade, monkeypatch) -> None:
+def test_symlinks_in_the_submission_refuse_it_and_leak_nothing(make_course, grade,
+                                                               monkeypatch) -> None:
+    """A link in the package (here to a hidden test and to /proc/self/environ) refuses the whole
+    submission at intake: nothing behind it reaches the worker or the report (test_integrity.py
+    has a link at every level of the path)."""
     monkeypatch.setenv("LLMSOC_SECRET", SECRET)
     root = make_course("""
         import os
@@ -552,32 +561,41 @@ def test_symlinks_in_the_submission_do_not_leak(make_course, grade, monkeypatch)
     (package / "hidden.txt").symlink_to(Path("../../tests/hidden/demo/test_x.py"))
     (package / "environ.txt").symlink_to("/proc/self/environ")
     graded = grade(root)
-    assert graded["test_loot"].status == "passed"
+    loot = graded["test_loot"]
+    assert (loot.status, loot.failure_class, loot.earned) == ("failed", "refused", 0)
+    assert "demo/environ.txt is a symbolic link" in loot.feedback  # the first, by name
+    text = formats.to_json(graded.report)
+    assert "HIDDEN-MARKER" not in text and SECRET not in text
+    assert graded.report.environment["submission_hash"] == {"demo": "refused"}
 
 
 # ----------------------------------------------------------------------------- clean-up
 
 @pytest.fixture(scope="module")
 def closed_worker(make_course):
-    """A worker that answered one call and was closed: (its cgroup, its log file)."""
+    """A worker that answered one call and was closed: (its cgroup, where its log lived, the
+    worker itself)."""
     root = make_course("def add(a, b):\n    return a + b\n")
-    worker = Worker(WorkerOptions(package_dir=root / "assignments" / "demo"))
-    worker.deadline = time.monotonic() + 60
+    worker = Worker(WorkerOptions(intake=intake_of(root), threads=1))
+    worker.begin_test(60)
     assert Submission(worker).add(1, 2) == 3
-    cgroup, log = worker.cgroup, worker.log_path
+    cgroup, log = worker.cgroup, os.readlink(f"/proc/self/fd/{worker.log_fd}")
+    assert CAPS.isolated is (worker.scratch is None)  # sandboxed: no folder on the host at all
     worker.close()
     deadline = time.monotonic() + 2
     while cgroup is not None and cgroup.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    return cgroup, log
+    return cgroup, log, worker
 
 
-@pytest.mark.skipif(CAPS.cgroup_pids is None, reason="this host allows no pids cgroup")
+@pytest.mark.skipif(not CAPS.cgroup_pids, reason="this host allows no pids cgroup")
 def test_the_workers_cgroup_is_removed(closed_worker) -> None:
-    cgroup, _ = closed_worker
+    cgroup, _, _ = closed_worker
     assert cgroup is not None and not cgroup.exists()
 
 
-def test_the_workers_log_is_removed(closed_worker) -> None:
-    _, log = closed_worker
-    assert not log.exists()
+def test_the_workers_log_is_in_memory_and_dropped(closed_worker) -> None:
+    """The log is a memfd, never a file on disk, and close() drops it."""
+    _, log, worker = closed_worker
+    assert log.startswith("/memfd:llmsoc-worker-log")
+    assert worker.log_fd == -1 and worker.log_tail() == "" and worker.log_size() == 0

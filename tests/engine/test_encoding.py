@@ -20,8 +20,14 @@ import pytest
 import torch
 
 from autograder.common import wire as encoding
-from autograder.common.wire import Handle, decode, encode, read_message, write_message
-from autograder.common.wire import EncodingError
+from autograder.common.wire import (
+    EncodingError,
+    Handle,
+    decode,
+    encode,
+    read_message,
+    write_message,
+)
 
 INF, NAN = float("inf"), float("nan")
 

@@ -13,9 +13,11 @@ from autograder.grading import seeds
 from autograder.grading.config import Course
 from autograder.grading.runner import run
 from autograder.grading.snapshots import read_snapshot, write_snapshot
+from autograder.sandbox import host
+from autograder.sandbox.intake import IntakeLimits, read_package
 
 SECRET_VALUE = 987654321
-COURSE_SECRET = "plugin-test-course-secret"
+COURSE_SECRET = "plugin-test-course-secret-0123456789"  # official: >= 32 characters
 
 SUBMISSION = """
     import random
@@ -245,9 +247,9 @@ def test_seeds(plugin_runs) -> None:
     assert [r["public"] for r in (again, changed, other_secret)] == [base["public"]] * 3
     # hidden: HMAC(course secret, submission hash | test); same submission, same seed
     assert again["hidden"] == base["hidden"]
-    package = root / "assignments" / "demo"
-    assert base["hidden"]["seed"] == seeds.hidden_seed(
-        COURSE_SECRET.encode(), seeds.tree_hash(package, (".py",)), _nodeid("hidden"))
+    digest = read_package(root, ("assignments", "demo"), IntakeLimits()).digest()
+    assert base["hidden"]["seed"] == seeds.hidden_seed(COURSE_SECRET.encode(), digest,
+                                                       _nodeid("hidden"))
     assert len({base["hidden"]["seed"], changed["hidden"]["seed"],
                 other_secret["hidden"]["seed"], public}) == 4
     for records in (base, changed):
@@ -264,7 +266,7 @@ def test_seed_mode_is_reported(plugin_runs) -> None:
     env = runs[0][0].report.environment
     assert env["seed_mode"] == ("hidden tests: HMAC(course secret, submission hash); "
                                 "secret from LLMSOC_SECRET")
-    assert runs[0][0].report.official is True
+    assert runs[0][0].report.official is host.probe().isolated
 
 
 # ----------------------------------------------------------------------------- usage errors
@@ -380,7 +382,7 @@ def two_courses(make_course, forget_course_modules):
              for name, ref in (("first", 1), ("second", 2))]
     forget_course_modules()
     try:
-        reports = [run(Course(r), ["demo"], official=True) for r in roots]
+        reports = [run(Course(r), ["demo"], official=host.probe().isolated) for r in roots]
     finally:
         forget_course_modules()
     return [{t.name: t.status for t in rep.assignments[0].tests if "static" not in t.nodeid}

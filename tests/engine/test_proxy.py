@@ -1,5 +1,6 @@
-"""Proxies to the sandboxed worker (autograder/proxy.py, worker.py, grad.py, errors.py): calls,
-objects behind handles, exceptions, gradients, stale and released handles.
+"""Proxies to the sandboxed worker (grading/proxy.py, worker/server.py, common/grad.py,
+grading/errors.py): calls, objects behind handles, exceptions, gradients, stale and released
+handles.
 
 One worker serves the whole module; the submission is also imported locally (same source) so
 remote results can be compared with local ones.
@@ -8,7 +9,6 @@ remote results can be compared with local ones.
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +26,7 @@ from autograder.grading.errors import (
 )
 from autograder.grading.plugin import import_package
 from autograder.grading.proxy import RemoteObject, Submission, Worker, WorkerOptions
+from autograder.sandbox.intake import IntakeLimits, read_package
 
 SUBMISSION = {
     "__init__.py": '''
@@ -154,18 +155,17 @@ def course(make_course) -> Path:
 
 @pytest.fixture(scope="module")
 def worker(course: Path) -> Iterator[Worker]:
-    w = Worker(WorkerOptions(package_dir=course / "assignments" / "demo",
-                             hide=[course / "tests", course / "solutions"],
-                             forbidden=("torch.softmax",)))
+    intake = read_package(course, ("assignments", "demo"), IntakeLimits())
+    w = Worker(WorkerOptions(intake=intake, forbidden=("torch.softmax",), threads=1))
     yield w
     w.close()
 
 
 @pytest.fixture
 def sub(worker: Worker) -> Iterator[Submission]:
-    worker.deadline = time.monotonic() + 60
+    worker.begin_test(60)
     yield Submission(worker)
-    worker.deadline = None
+    worker.end_test()
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +197,7 @@ def test_functions_and_kwargs(sub: Submission, local: ModuleType) -> None:
     assert sub.combine(a=2, b=0) == {"sum": 2, "extra": []}
     assert sub.LIVE == {"count": 0}
     assert not hasattr(sub, "no_such_function")
+    assert repr(sub) == "<submission demo>"
 
 
 def test_module_construction_call_and_forward(sub: Submission, local: ModuleType) -> None:
