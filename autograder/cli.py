@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from autograder.grading import feedback
 from autograder.grading.config import Course
 from autograder.grading.report import Report
 from autograder.results import formats
@@ -33,7 +34,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_NOT_OFFICIAL = 0, 1, 2, 3,
 
 def _emit(report: Report, fmt: str, out: str | None) -> None:
     color = out is None and fmt == "terminal" and sys.stdout.isatty()
-    text = formats.render(report, fmt, color=color)
+    text = feedback.valid_unicode(formats.render(report, fmt, color=color))
     if out is None:
         try:
             print(text)
@@ -131,7 +132,7 @@ def _read_json(path: str) -> dict:
         raise ValueError(f"{path}: not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a JSON object")
-    return data
+    return feedback.valid_unicode(data)  # a lone surrogate would break every output
 
 
 def _trusted_keys(files: Sequence[str]) -> dict:
@@ -214,13 +215,15 @@ def cmd_gradebook(args: argparse.Namespace) -> int:
             for path in args.results:
                 try:
                     new = book.add(read_result(Path(path)), trusted)
-                except VerificationError as exc:
+                except (VerificationError, ValueError, OSError) as exc:
                     print(f"REFUSED {path}: {exc}", file=sys.stderr)
                     refused += 1
                     continue
                 print(f"recorded {path}: " + ("; ".join(
                     f"{a.repository}@{a.commit[:12]} {a.assignment} {a.earned:g}/{a.points:g}"
                     for a in new) if new else "already in the gradebook"))
+            if refused:
+                print(f"refused {refused} of {len(args.results)} result(s)", file=sys.stderr)
             return EXIT_FAILED if refused else EXIT_OK
         if args.action == "show":
             rows = book.attempts(args.repository, args.assignment)
@@ -243,34 +246,30 @@ def _is_signed(data: dict) -> bool:
     return {"claims", "report", "signature"} <= set(data)
 
 
-def _summary_markdown(data: dict, public_keys: Sequence[str]) -> str:
-    """Job-summary Markdown of a report or a signed result (verified first when keys are
-    given; VerificationError if that fails). Plain reports need no ``cryptography``."""
+def _summary_markdown(data: dict, trusted: dict | None) -> str:
+    """Job-summary Markdown of a report, or of a signed result verified against ``trusted``
+    first (VerificationError if that fails). Plain reports need no ``cryptography``."""
     if not _is_signed(data):
         return formats.to_markdown(Report.from_dict(data))
-    c, sig = data["claims"], data["signature"]
-    if public_keys or os.environ.get("LLMSOC_PUBLIC_KEYS"):
-        from autograder.results.signing import verify
+    from autograder.results.signing import verify
 
-        verify(data, _trusted_keys(public_keys))
-        checked = "signature verified"
-    else:
-        checked = "signature not checked here (`llmsoc verify`)"
+    verify(data, trusted or {})
+    c, sig = data["claims"], data["signature"]
     head = (f"> Signed result for {formats.md_cell(c['repository'])} at commit "
             f"{formats.md_cell(c['commit'])}, key {formats.md_cell(sig['key_id'])} "
-            f"({checked}); engine {formats.md_cell(c['engine_version'])}.\n\n")
+            f"(signature verified); engine {formats.md_cell(c['engine_version'])}.\n\n")
     return head + formats.to_markdown(Report.from_dict(data["report"]))
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     data = _read_json(args.file)
     if not _is_signed(data):  # a self-check preview on a student's machine: no cryptography
-        print(_summary_markdown(data, []), end="")
+        print(_summary_markdown(data, None), end="")
         return EXIT_OK
     from autograder.results.signing import VerificationError
 
-    try:
-        text = _summary_markdown(data, args.public_key)
+    try:  # a signed result is rendered only once verified
+        text = _summary_markdown(data, _trusted_keys(args.public_key))
     except VerificationError as exc:
         print(f"REFUSED {args.file}: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -293,10 +292,16 @@ def cmd_post_status(args: argparse.Namespace) -> int:
     if args.result:
         if args.state or args.description:
             raise ValueError("give either a RESULT or --state/--description, not both")
+        from autograder.results.signing import VerificationError, verify
+
         result = _read_json(args.result)
-        claims = result.get("claims")
-        if not isinstance(claims, dict):
+        if not _is_signed(result):
             raise ValueError(f"{args.result}: not a signed result (`llmsoc sign` makes one)")
+        try:  # only a verified claim is posted
+            claims = verify(result, _trusted_keys(args.public_key)).claims
+        except VerificationError as exc:
+            print(f"REFUSED {args.result}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         repository, sha = claims["repository"], claims["commit"]
         state, description = status_for(claims)
     else:
@@ -313,7 +318,8 @@ def cmd_post_status(args: argparse.Namespace) -> int:
         github = _github(args, "LLMSOC_STATUS_TOKEN")
         github.create_status(repository, sha, state, description, args.context, args.target_url)
         if args.comment:
-            github.create_commit_comment(repository, sha, _summary_markdown(result, []))
+            github.create_commit_comment(repository, sha,
+                                         _summary_markdown(result, _trusted_keys(args.public_key)))
     except GitHubError as exc:
         print(f"llmsoc: post-status failed: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -413,6 +419,9 @@ def _add_workflow_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--comment", action="store_true",
                    help="also post the per-test feedback as a commit comment (the student can "
                    "read it; the token then needs 'Contents: write')")
+    p.add_argument("--public-key", action="append", default=[],
+                   help="trusted public key file (repeatable; also LLMSOC_PUBLIC_KEYS): the "
+                        "RESULT is verified before anything is posted")
     p.set_defaults(func=cmd_post_status)
 
     r = sub.add_parser("request-grading", help="ask the grading repository for an official grade",

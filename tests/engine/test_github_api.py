@@ -78,9 +78,12 @@ def gh(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
 
 
 @pytest.fixture
-def result_file(tmp_path: Path) -> Path:
+def result_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A signed result whose key is trusted (``LLMSOC_PUBLIC_KEYS``)."""
+    key = signing.generate_key()
+    monkeypatch.setenv("LLMSOC_PUBLIC_KEYS", signing.public_key_line(key.public_key()))
     path = tmp_path / "result.json"
-    path.write_text(json.dumps(signing.sign(make_report(), REPO, SHA, signing.generate_key())))
+    path.write_text(json.dumps(signing.sign(make_report(), REPO, SHA, key)))
     return path
 
 
@@ -116,6 +119,24 @@ def test_post_status_of_a_signed_result(gh: FakeGitHub, result_file: Path,
                         "context": "llmsoc/official-grade",
                         "target_url": "https://github.com/course-org/llmsoc-grading/actions/1"}
     _assert_github_headers(req, "status-token")
+
+
+@pytest.mark.parametrize("tamper", ["score", "untrusted-key"])
+def test_post_status_posts_only_a_verified_result(gh: FakeGitHub, result_file: Path, tamper: str,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMSOC_STATUS_TOKEN", "status-token")
+    if tamper == "score":
+        result = json.loads(result_file.read_text())
+        result["claims"]["earned"] = result["claims"]["points"]
+        result_file.write_text(json.dumps(result))
+    else:
+        other = signing.generate_key().public_key()
+        monkeypatch.setenv("LLMSOC_PUBLIC_KEYS", signing.public_key_line(other))
+    code, out, err = _run(capsys, "post-status", str(result_file), "--comment", "--api-url",
+                          gh.url)
+    assert code == 1 and "REFUSED" in err and out == ""
+    assert gh.requests == []
 
 
 def test_full_marks_is_success() -> None:
@@ -260,7 +281,6 @@ def test_feedback_as_a_commit_comment(gh: FakeGitHub, result_file: Path,
                                       capsys: pytest.CaptureFixture[str],
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLMSOC_STATUS_TOKEN", "tok")
-    monkeypatch.delenv("LLMSOC_PUBLIC_KEYS", raising=False)
     assert _run(capsys, "post-status", str(result_file), "--comment", "--api-url", gh.url)[0] == 0
     status, comment = gh.requests
     assert status.path == STATUS_URL

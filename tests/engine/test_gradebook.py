@@ -137,6 +137,15 @@ def test_cli_gradebook(tmp_path: Path, key: Any, capsys: pytest.CaptureFixture[s
     captured = capsys.readouterr()
     assert code == 1 and "REFUSED" in captured.err and "unknown key" in captured.err
     assert "already in the gradebook" in captured.out
+    # unreadable files are refused one by one; the good one after them is still recorded
+    (tmp_path / "garbage.json").write_bytes(b"\xff{not json")
+    late = tmp_path / "late.json"
+    late.write_text(json.dumps(signed(key, 2.0, "2026-11-23T10:00:00+00:00")))
+    code = cli.main(["gradebook", "--db", db + "2", "add", str(tmp_path / "garbage.json"),
+                     str(tmp_path / "missing.json"), str(late), "--public-key", str(pub)])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.err.count("REFUSED") == 2
+    assert "refused 2 of 3 result(s)" in captured.err and "recorded" in captured.out
 
     assert cli.main(["gradebook", "--db", db, "show", "--repository", REPO]) == 0
     out = capsys.readouterr().out

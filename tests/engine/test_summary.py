@@ -52,7 +52,8 @@ def test_signed_result_summary_names_its_provenance(tmp_path: Path,
     assert rest == formats.to_markdown(Report.from_dict(result["report"]))
     assert formats.OFFICIAL_LINE in rest and "4.5/6.5" in rest
 
-    assert "not checked here" in _summary(capsys, str(path))[1]
+    code, out, err = _summary(capsys, str(path))  # no trusted key: nothing rendered
+    assert code == 2 and out == "" and "no trusted public keys" in err
 
     result["claims"]["earned"] = 6.5
     path.write_text(json.dumps(result))
