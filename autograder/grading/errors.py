@@ -12,6 +12,8 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from autograder.grading.feedback import clean, clean_frames, traceback_text
+
 
 class SubmissionError(Exception):
     """Student code raised. ``frames`` are ``(file, line, function, source)`` in the submission."""
@@ -22,25 +24,11 @@ class SubmissionError(Exception):
         super().__init__(message)
         self.type_name = type_name
         self.message = message
-        self.frames = [tuple(f) for f in (frames or [])]
+        self.frames = clean_frames(frames)
 
-    def student_traceback(self, max_message: int | None = None) -> str:
-        """The student's own frames, formatted like a Python traceback; the message is cut to
-        its first line and ``max_message`` characters when given."""
-        lines = ["Traceback (your code, most recent call last):"] if self.frames else []
-        for file, line, func, src in self.frames:
-            lines.append(f'  File "{file}", line {line}, in {func}')
-            if src:
-                lines.append(f"    {src}")
-        message = self.message
-        if max_message == 0:
-            message = "(message not shown for hidden tests)" if message else ""
-        elif max_message is not None:
-            first = message.splitlines()[0] if message else ""
-            message = first[:max_message] + ("..." if first != message or
-                                             len(first) > max_message else "")
-        lines.append(f"{self.type_name}: {message}" if message else self.type_name)
-        return "\n".join(lines)
+    def student_traceback(self) -> str:
+        """The student's own frames and the exception in full (public tests, import errors)."""
+        return traceback_text(self.type_name, self.frames, self.message)
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message}" if self.message else self.type_name
@@ -80,7 +68,13 @@ _cache: dict[str, type[SubmissionError]] = {}
 
 def remote_exception(type_name: str, message: str, frames: list[list[Any]] | None = None
                      ) -> SubmissionError:
-    """Rebuild an exception reported by the worker, as a builtin subclass where possible."""
+    """Rebuild an exception reported by the worker, as a builtin subclass where possible.
+    Whatever the worker sent is cleaned first: a type name that is no identifier becomes
+    ``Exception``, the message is capped and made valid text, malformed frames are dropped."""
+    type_name = clean(type_name, 100)
+    if not type_name.isidentifier():
+        type_name = "Exception"
+    message = clean(message)
     if type_name == "NotImplementedError":
         return NotImplementedBySubmission(type_name, message, frames)
     if type_name == "ForbiddenAPIError":

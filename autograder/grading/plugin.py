@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.grading import seeds
+from autograder.grading import feedback, seeds
 from autograder.grading.checks import CheckFailure
 from autograder.grading.config import Course
 from autograder.grading.errors import (
@@ -56,11 +56,6 @@ SLOW_CATEGORIES = ("training", "perplexity")
 CATEGORY_FAILURE = {"shape": "shape", "value": "value", "gradient": "gradient",
                     "invariant": "invariant", "training": "threshold",
                     "perplexity": "threshold", "error-handling": "error-handling"}
-HIDDEN_MESSAGE_CHARS = 0
-"""How much of the student's own exception message a hidden test shows: none. The message
-could carry the test's inputs or held-out data out (``raise ValueError(repr(x))``); the type
-and the student's own frames (file, line, source) still say where it went wrong, and the public
-self-check shows messages in full."""
 
 MARKERS = {
     "points(n)": "points the test is worth (required)",
@@ -299,8 +294,21 @@ class GradingSession:
         if item.nodeid not in self.assignment_of:
             return report
         if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
-            self.results.append(self.grade(item, call, report.duration))
+            try:
+                self.results.append(self.grade(item, call, report.duration))
+            except Exception as exc:  # noqa: BLE001 - one test's scoring never ends the grade
+                self.results.append(self.scoring_error(item, exc))
         return report
+
+    def scoring_error(self, item: pytest.Item, exc: Exception) -> TestResult:
+        """The result of a test whose scoring itself failed: zero, status ``error``."""
+        points = _marker_arg(item, "points")
+        return TestResult(
+            name=item.name, nodeid=item.nodeid, category=_marker_arg(item, "category"),
+            visibility=self.where(item)[1],
+            points=float(points) if isinstance(points, (int, float)) else 0.0, earned=0.0,
+            status="error", failure_class="internal",
+            feedback=f"{describe('error', 'internal')}: {type(exc).__name__} while scoring")
 
     # -- grading one test -----------------------------------------------------------------------
     def grade(self, item: pytest.Item, call: pytest.CallInfo[None], duration: float
@@ -326,16 +334,10 @@ class GradingSession:
         result.status, result.failure_class = status, failure_class
         public = visibility == "public"
         lines = [describe(status, failure_class)]
-        if isinstance(exc, NotImplementedBySubmission):
-            where = exc.frames[-1] if exc.frames else None
-            lines.append(exc.message + (f" ({where[0]}, line {where[1]}, in {where[2]})"
-                                        if where else ""))
-        elif isinstance(exc, SubmissionError):  # import errors happen before any test input
-            full = public or getattr(exc, "at_import", False)
-            lines.append(exc.student_traceback(None if full else HIDDEN_MESSAGE_CHARS))
-        elif public or status in ("timeout", "crash", "not-implemented", "forbidden", "error") or (
-                failure_class == "refused"):
-            lines.append(detail)
+        if isinstance(exc, SubmissionError):
+            lines.append(self.student_detail(exc, name, public))
+        elif public or status in ("timeout", "crash", "error") or failure_class == "refused":
+            lines.append(detail)  # the grader's own words (a budget, an exit code, a refusal)
         if hint and status != "not-implemented":
             lines.append(f"Hint: {hint}")
         worker = self.workers.get(name)
@@ -343,8 +345,25 @@ class GradingSession:
             printed = worker.log_tail(self.log_marks.pop(item.nodeid))
             if printed.strip():
                 lines.append("Your code printed:\n" + printed.rstrip())
-        result.feedback = "\n".join(line for line in lines if line)
+        result.feedback = feedback.clean("\n".join(line for line in lines if line), 8000)
         return result
+
+    def student_detail(self, exc: SubmissionError, name: str, public: bool) -> str:
+        """What the student sees of an exception their code raised. Public tests and import
+        errors (raised before any test input exists) show it in full; hidden tests only what
+        the trusted side can vouch for (see :mod:`autograder.grading.feedback`)."""
+        if public or getattr(exc, "at_import", False):
+            if isinstance(exc, NotImplementedBySubmission):
+                where = exc.frames[-1] if exc.frames else None
+                return exc.message + (f" ({where[0]}, line {where[1]}, in {where[2]})"
+                                      if where else "")
+            return exc.student_traceback()
+        found = self.intakes.get(name)
+        trusted = feedback.trusted_frames(exc.frames, found if isinstance(found, Intake) else None)
+        if isinstance(exc, NotImplementedBySubmission):
+            where = trusted[-1] if trusted else None
+            return f"at {where[0]}, line {where[1]}, in {where[2]}" if where else ""
+        return feedback.hidden_traceback(exc.type_name, trusted)
 
     def pytest_sessionfinish(self) -> None:
         for w in self.workers.values():
@@ -358,7 +377,7 @@ class GradingSession:
             return self.local_package(name)
         worker = self.worker(name)
         worker.start()
-        worker.pending_seed = self.seed_for(request.node)
+        worker.pending_seed = seeds.worker_seed(self.seed_for(request.node))
         return Submission(worker)
 
     @pytest.fixture

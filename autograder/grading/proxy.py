@@ -34,6 +34,7 @@ from typing import Any
 
 from autograder.common import wire as encoding
 from autograder.common.grad import VJP
+from autograder.grading import feedback
 from autograder.grading.budget import Budget
 from autograder.grading.errors import (
     StaleHandle,
@@ -86,6 +87,7 @@ class Worker:
         self.pending_release: list[int] = []
         self.pending_seed: int | None = None
         self.restarts = 0
+        self.seq = 0  # of the last request sent; each answer must echo it
         self.timeout_reason = ""
         self.scratch: Path | None = None  # only where no sandbox root is built
         self.cgroup: Path | None = None
@@ -164,14 +166,15 @@ class Worker:
             self.import_error.at_import = True
             return
         self.sandbox_report = {"mode": caps.mode if isolated else "unconfined",
-                               "layers": caps.describe(), "applied": hello.get("sandbox", {})}
+                               "layers": caps.describe(),
+                               "applied": _applied_report(hello.get("sandbox"))}
         if "error" in hello:
             err = hello["error"]
             self.import_error = remote_exception(err["type"], err["message"], err["frames"])
             self.import_error.at_import = True
             self._kill()
             return
-        self.callables = set(hello["callables"])
+        self.callables = set(hello.get("callables") or ())
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the current worker process and all it started."""
@@ -240,12 +243,13 @@ class Worker:
         if self.pending_release:
             req = {**req, "release": self.pending_release}
             self.pending_release = []
-        header, bufs = encoding.encode(req)
+        self.seq += 1
+        header, bufs = encoding.encode({**req, "seq": self.seq})
         budget = self.budget or Budget(UNTIMED_CALL_S, self.threads)
         try:
             encoding.write_message(self.proc.stdin.fileno(), header, bufs,
                                    time.monotonic() + budget.wall_cap_s)
-            answer = self._receive(budget)
+            answer = self._receive(budget, self.seq)
         except BrokenPipeError:
             raise self._failure(timed_out=False) from None
         except TimeoutError:
@@ -270,19 +274,20 @@ class Worker:
         finally:
             budget.end_request()
 
-    def _receive(self, budget: Budget) -> dict[str, Any]:
+    def _receive(self, budget: Budget, seq: int | None = None) -> dict[str, Any]:
+        """The next answer, checked frame by frame: anything malformed, oversized or out of
+        order (another request's ``seq``) kills the worker and costs only the current test."""
         try:
             self._wait_readable(budget)
             header, bufs = encoding.read_message(self.proc.stdout.fileno(),
                                                  time.monotonic() + FRAME_S)
-            answer = encoding.decode(header, bufs, self._proxy_for)
-            if not isinstance(answer, dict):
-                raise encoding.EncodingError("malformed answer")
+            answer = _checked_answer(encoding.decode(header, bufs, self._proxy_for), seq)
             self.types.update(answer.get("types") or {})
             return answer
         except TimeoutError:
             raise self._failure(timed_out=True) from None
-        except (EOFError, encoding.EncodingError, ValueError, KeyError):
+        except (EOFError, encoding.EncodingError, ValueError, KeyError, TypeError,
+                RecursionError, OverflowError):
             raise self._failure(timed_out=False) from None
 
     def _failure(self, timed_out: bool) -> Exception:
@@ -317,6 +322,47 @@ class Worker:
         if "$h" not in node:  # the worker may only send objects, never method references
             raise encoding.EncodingError("unexpected method reference from the worker")
         return RemoteObject(self, node["$h"], node.get("type", ""), self.generation)
+
+
+def _applied_report(applied: Any) -> dict[str, Any]:
+    """The worker's account of its own confinement, for the report's fingerprint: only the
+    known fields, of the expected types (it is the worker's word, never a basis for a
+    decision)."""
+    applied = applied if isinstance(applied, dict) else {}
+    names = [feedback.clean(n, 60) for n in applied.get("rlimits", ())
+             if isinstance(n, str)][:10] if isinstance(applied.get("rlimits"), list) else []
+    unguarded = applied.get("unguarded")
+    return {
+        "rlimits": names,
+        "no_new_privs": applied.get("no_new_privs") is True,
+        "capabilities_dropped": applied.get("capabilities_dropped") is True,
+        "uid": applied.get("uid") if type(applied.get("uid")) is int else None,
+        "unguarded": [feedback.clean(n, 200) for n in unguarded if isinstance(n, str)][:100]
+        if isinstance(unguarded, list) else [],
+    }
+
+
+def _checked_answer(answer: Any, seq: int | None) -> dict[str, Any]:
+    """``answer`` if it has the shape the worker's protocol promises, else ``ValueError``."""
+    if not isinstance(answer, dict) or answer.get("seq") != seq:
+        raise ValueError("malformed or out-of-order answer")
+    body = answer.get("hello", answer)
+    if not isinstance(body, dict) or ("ok" not in body and "error" not in body
+                                      and "callables" not in body):
+        raise ValueError("malformed answer")
+    err = body.get("error")
+    if err is not None and not (isinstance(err, dict) and {"type", "message", "frames"} <= set(
+            err) and isinstance(err["type"], str) and isinstance(err["message"], str)):
+        raise ValueError("malformed error frame")
+    types = answer.get("types") or {}
+    if not (isinstance(types, dict) and all(
+            isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v)
+            for k, v in types.items())):
+        raise ValueError("malformed type descriptions")
+    callables = body.get("callables", [])
+    if not (isinstance(callables, list) and all(isinstance(n, str) for n in callables)):
+        raise ValueError("malformed callables")
+    return answer
 
 
 class RemoteCallable:

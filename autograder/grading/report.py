@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from autograder.grading import feedback
+
 SCHEMA_VERSION = "1.0"
 
 CATEGORIES = ("shape", "value", "gradient", "invariant", "training", "perplexity", "error-handling")
@@ -109,7 +111,9 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        """Inverse of :meth:`to_dict` (totals are recomputed, not read)."""
+        """Inverse of :meth:`to_dict` (totals are recomputed, not read; invalid Unicode is
+        replaced, so every format can render what was read)."""
+        data = feedback.valid_unicode(data)
         fields = {f.name for f in dataclasses.fields(TestResult)}
         assignments = [
             AssignmentResult(

@@ -63,6 +63,13 @@ def hidden_seed(secret: bytes, submission_hash: str, nodeid: str, salt: int = 0)
     return _to_int(hmac.new(secret, msg, hashlib.sha256).digest())
 
 
+def worker_seed(seed: int) -> int:
+    """The seed the worker's random generators get for a test seeded with ``seed``: a one-way
+    function of it, so ``torch.initial_seed()`` in the worker reveals neither the test's seed
+    nor anything derived from it (another test's seed, the course secret)."""
+    return _to_int(hashlib.sha256(f"worker|{seed}".encode()).digest())
+
+
 def tree_hash(root: Path, suffixes: tuple[str, ...] = ()) -> str:
     """SHA-256 over the relative paths and contents of the regular files under ``root``
     (symbolic links are skipped: they are not followed out of the tree)."""

@@ -185,11 +185,14 @@ def main() -> None:
         except EOFError:
             return
         server.new_types = {}
+        seq = None
         try:
             req = encoding.decode(header, bufs, server.from_handle)
+            seq = req.get("seq")
             result: dict[str, Any] = {"ok": server.handle(req)}
         except BaseException as exc:  # noqa: BLE001 - SystemExit from student code included
             result = {"error": error_payload(exc, root)}
+        result["seq"] = seq
         if os.getpid() != server_pid:  # a child forked by student code (e.g. via libc) ends here
             os._exit(0)
         try:
@@ -198,7 +201,7 @@ def main() -> None:
             result["types"] = server.new_types
             send(result, server)
         except Exception as exc:  # noqa: BLE001 - e.g. an unencodable value
-            send({"error": error_payload(exc, root), "types": server.new_types})
+            send({"error": error_payload(exc, root), "types": server.new_types, "seq": seq})
 
 
 if __name__ == "__main__":
