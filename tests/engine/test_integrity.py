@@ -521,7 +521,14 @@ def test_no_official_grade_without_the_sandbox(make_course, grade, no_sandbox, t
     if no_sandbox == "without-namespaces":
         assert "No permissions to create new namespace" in err
         return  # grading unofficially is the same as below
-    out = tmp_path / "report.json"
+    report = _grade_unofficially(args, tmp_path / "report.json", forget_course_modules)
+    assert report["environment"]["mode"] == "sandboxed: unconfined"
+    assert [(t["name"], t["status"]) for t in report["assignments"][0]["tests"]] == [
+        ("test_hidden_add", "passed"), ("from-scratch rule (static check)", "passed")]
+
+
+def _grade_unofficially(args: list[str], out: Path, forget_course_modules) -> dict:
+    """``llmsoc grade ARGS --unofficial`` as JSON: it must grade, and say unofficial."""
     forget_course_modules()
     try:
         code = cli.main([*args, "--unofficial", "--format", "json", "--out", str(out)])
@@ -530,9 +537,7 @@ def test_no_official_grade_without_the_sandbox(make_course, grade, no_sandbox, t
     assert code == cli.EXIT_OK
     report = json.loads(out.read_text())
     assert report["official"] is False
-    assert report["environment"]["mode"] == "sandboxed: unconfined"
-    assert [(t["name"], t["status"]) for t in report["assignments"][0]["tests"]] == [
-        ("test_hidden_add", "passed"), ("from-scratch rule (static check)", "passed")]
+    return report
 
 
 SECRETS = {  # case -> (LLMSOC_SECRET, <course>/.llmsoc/secret, what the refusal says)
@@ -565,15 +570,7 @@ def test_no_official_grade_without_a_course_secret(make_course, grade, monkeypat
     assert needle in capsys.readouterr().err
     if case != "unset":
         return  # grading unofficially is the same as below
-    out = tmp_path / "report.json"
-    forget_course_modules()
-    try:
-        code = cli.main([*args, "--unofficial", "--format", "json", "--out", str(out)])
-    finally:
-        forget_course_modules()
-    assert code == cli.EXIT_OK
-    report = json.loads(out.read_text())
-    assert report["official"] is False
+    report = _grade_unofficially(args, tmp_path / "report.json", forget_course_modules)
     assert "the public preview secret (unofficial)" in report["environment"]["seed_mode"]
     assert report["assignments"][0]["tests"][0]["status"] == "passed"
 
