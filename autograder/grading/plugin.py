@@ -13,7 +13,8 @@ Tests are ordinary pytest tests under ``tests/public/<assignment>/`` or
 
 Fixtures: ``submission`` (proxy to the student's package in the sandboxed worker, or the package
 itself with ``--llmsoc-debug``), ``reference`` (the solution, trusted process), ``snapshot``,
-``seed``/``rng``/``np_rng``, ``device``, ``credit`` (partial credit). Markers: ``points``,
+``seed``/``rng``/``np_rng``, ``heldout_seed`` (held-out data only), ``device``, ``credit``
+(partial credit). Markers: ``points``,
 ``category``, ``hint``, ``timeout``, ``visibility`` (default: the folder the test lives in).
 """
 
@@ -74,6 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--llmsoc-debug", action="store_true",
                 help="run the submission in-process (for a debugger); never an official grade")
     g.addoption("--llmsoc-salt", type=int, default=0, help="vary all seeds (validation)")
+    g.addoption("--llmsoc-preview-secret", action="store_true",
+                help="seed hidden tests from the public preview secret, whatever course secret "
+                     "is set, so a run is reproducible anywhere (validation); never official")
     g.addoption("--llmsoc-record-snapshots", action="store_true",
                 help="write the public tests' snapshots from the reference")
 
@@ -216,15 +220,18 @@ class GradingSession:
     def secret(self) -> tuple[bytes, str]:
         """``(course secret, where it came from)``, read once (see :func:`seeds.course_secret`)."""
         if self._secret is None:
-            self._secret = seeds.course_secret(self.course.root if self.course else None)
+            self._secret = ((seeds.UNOFFICIAL_SECRET, "none")
+                            if self.config.getoption("llmsoc_preview_secret")
+                            else seeds.course_secret(self.course.root if self.course else None))
         return self._secret
 
-    def seed_for(self, item: pytest.Item) -> int:
+    def seed_for(self, item: pytest.Item, stream: str = "") -> int:
+        """The test's seed; another ``stream`` gives another, independent one."""
         name, visibility = self.where(item)
+        key = f"{stream}|{item.nodeid}" if stream else item.nodeid
         if visibility == "public":
-            return seeds.public_seed(item.nodeid, self.salt)
-        return seeds.hidden_seed(self.secret[0], self.submission_hash(name), item.nodeid,
-                                 self.salt)
+            return seeds.public_seed(key, self.salt)
+        return seeds.hidden_seed(self.secret[0], self.submission_hash(name), key, self.salt)
 
     # -- hooks ----------------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -387,6 +394,13 @@ class GradingSession:
     @pytest.fixture
     def seed(self, request: pytest.FixtureRequest) -> int:
         return self.seed_for(request.node)
+
+    @pytest.fixture
+    def heldout_seed(self, request: pytest.FixtureRequest) -> int:
+        """The seed of the test's held-out data: independent of ``seed``, so nothing derived
+        from ``seed`` that reaches the worker (a training seed, the training data) reveals it.
+        Never pass it, or anything derived from it but the held-out inputs, to the worker."""
+        return self.seed_for(request.node, "heldout")
 
     @pytest.fixture
     def rng(self, seed: int) -> torch.Generator:

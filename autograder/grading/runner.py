@@ -71,6 +71,7 @@ def run(
     record_snapshots: bool = False,
     keyword: str | None = None,
     stop_at_first_failure: bool = False,
+    preview_secret: bool = False,
 ) -> Report:
     """Grade ``names`` and return the report (never raises for a broken submission).
 
@@ -100,6 +101,10 @@ def run(
         args.append("--llmsoc-record-snapshots")
     if keyword:
         args += ["-k", keyword]
+    if preview_secret:
+        if official:
+            raise ValueError("an official grade needs the course secret, not the preview one")
+        args.append("--llmsoc-preview-secret")
     if stop_at_first_failure:  # enough to show that a mutant loses points
         args.append("-x")
     collector = _Collector()

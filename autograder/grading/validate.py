@@ -10,6 +10,9 @@ For each assignment:
    fails, so a mutant costs only the tests up to the one that catches it);
 4. the reference's suite time (the slowest seed) fits the assignment's time budget.
 
+Hidden tests are seeded from the public preview secret (``--llmsoc-preview-secret``), not the
+machine's course secret, so a validation gives the same result on every machine.
+
 Mutant format::
 
     [[mutant]]
@@ -90,7 +93,7 @@ def validate(course: Course, name: str, seeds: int = 20,
     slowest = 0.0
     for salt in range(seeds):
         report = run(course, [name], submission=course.solution_dir(name), official=False,
-                     salt=salt)
+                     preview_secret=True, salt=salt)
         earned, points, secs = _summary(report)
         slowest = max(slowest, report.environment["wall_time_s"])
         say(f"  reference, seed {salt:2d}: {earned:g}/{points:g} in {secs:.1f}s")
@@ -104,7 +107,8 @@ def validate(course: Course, name: str, seeds: int = 20,
     if slowest > cfg.time_budget_s:
         v.problems.append(f"suite takes {slowest:.1f}s, over the {cfg.time_budget_s:g}s budget")
 
-    report = run(course, [name], submission=course.assignment_dir(name), official=False)
+    report = run(course, [name], submission=course.assignment_dir(name), official=False,
+                 preview_secret=True)
     tests = [t for t in report.assignments[0].tests if t.points > 0]
     not_impl = sum(t.status == "not-implemented" for t in tests)
     earned, points, secs = _summary(report)
@@ -122,7 +126,7 @@ def validate(course: Course, name: str, seeds: int = 20,
     for m in mutants:
         with tempfile.TemporaryDirectory(prefix="llmsoc-mutant-") as tmp:
             package = apply_mutant(course.solution_dir(name), m, Path(tmp))
-            report = run(course, [name], submission=package, official=False,
+            report = run(course, [name], submission=package, official=False, preview_secret=True,
                          stop_at_first_failure=True)
         earned, points, _ = _summary(report)
         caught = [t.name for t in report.assignments[0].tests if t.earned < t.points]

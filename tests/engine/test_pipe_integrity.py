@@ -3,7 +3,8 @@
 * A stub smuggling a hidden test's inputs out through what the grader shows (exception
   messages, its own exception class names, forged traceback frames, a NotImplementedError's
   message) shows none of them: hidden feedback is built from the trusted copy of the submission.
-* The worker's random state is a one-way function of the test's seed.
+* The worker's random state is a one-way function of the test's seed, and held-out data has a
+  seed of its own (``heldout_seed``).
 * Malformed, hostile and out-of-order frames written straight into the protocol cost the test
   that was running, never the report; the trusted side's decoding is fuzzed with hypothesis.
 * Invalid Unicode (lone surrogates) renders in every format, and ``summary`` and ``sign`` take
@@ -98,9 +99,9 @@ SMUGGLER_TESTS = """
 
     @pytest.mark.points(1)
     @pytest.mark.category("value")
-    def test_seed(submission, seed):
+    def test_seed(submission, seed, heldout_seed):
         with open(os.environ["LLMSOC_TEST_OUT"] + ".seed", "w") as f:
-            json.dump([seed, submission.initial_seed()], f)
+            json.dump([seed, submission.initial_seed(), heldout_seed], f)
     """
 
 
@@ -154,9 +155,14 @@ def test_public_feedback_keeps_its_detail(smuggled) -> None:
 
 def test_the_worker_cannot_learn_its_seed(smuggled) -> None:
     graded, out = smuggled
-    seed, initial = json.loads(Path(f"{out}.seed").read_text())
+    seed, initial, heldout = json.loads(Path(f"{out}.seed").read_text())
     assert graded["test_seed"].status == "passed"
     assert initial == seeds.worker_seed(seed) and initial not in (seed, seed % 2**32)
+    # held-out data has its own stream: neither seed tells anything about it
+    nodeid = "tests/hidden/demo/test_x.py::test_seed"
+    secret = seeds.course_secret()[0]
+    digest = graded.report.environment["submission_hash"]["demo"]
+    assert heldout == seeds.hidden_seed(secret, digest, f"heldout|{nodeid}") != seed
 
 
 # ----------------------------------------------------------------------------- hostile frames

@@ -167,11 +167,11 @@ def test_digits_accuracy(submission, seed, credit):
 @pytest.mark.hint("Held-out shapes accuracy is below the bar. The test calls train_classifier "
                   "with epochs=8, batch_size=64, lr=5e-3, augment=False: honour them, and check "
                   "the loss curve.")
-def test_shapes_accuracy(submission, seed, credit):
-    x, y = make_shapes(N_SHAPES_TRAIN + N_SHAPES_TEST, seed=seed % 100_000)
-    x_test, y_test = x[N_SHAPES_TRAIN:], y[N_SHAPES_TRAIN:]
-    model = submission.train_classifier(x[:N_SHAPES_TRAIN], y[:N_SHAPES_TRAIN], num_classes=4,
-                                        seed=seed % 10_000, **SHAPES_SETTINGS)
+def test_shapes_accuracy(submission, seed, heldout_seed, credit):
+    x, y = make_shapes(N_SHAPES_TRAIN, seed=seed % 100_000)
+    x_test, y_test = make_shapes(N_SHAPES_TEST, seed=heldout_seed % 2**31)
+    model = submission.train_classifier(x, y, num_classes=4, seed=seed % 10_000,
+                                        **SHAPES_SETTINGS)
     logits = model(x_test)
     checks.assert_shape(logits, (N_SHAPES_TEST, 4), what="logits of the trained model")
     acc = accuracy(logits, y_test)

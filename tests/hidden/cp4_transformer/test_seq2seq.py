@@ -152,6 +152,20 @@ def test_noam_lr_rejects_bad_step(submission):
 
 
 # -- decoding ------------------------------------------------------------------------------
+def goes_on_after_eos(reference, model, src, out):
+    """True when a row of ``out`` that ended early would go on with a token other than PAD if
+    it were not padded (so a decoder that forgets to pad gives another output)."""
+    with torch.no_grad():
+        mask = reference.padding_mask(src, PAD)
+        memory = model.encode(src, mask)
+        for r, row in enumerate(out.tolist()):
+            if EOS in row[:-1]:
+                ys = torch.tensor([[BOS, *row[:row.index(EOS) + 1]]])
+                if int(model.decode(ys, memory[r:r + 1], mask[r:r + 1])[0, -1].argmax()) != PAD:
+                    return True
+    return False
+
+
 @pytest.mark.points(2)
 @pytest.mark.category("value")
 @pytest.mark.hint("Start from BOS, append the argmax of the last position's logits each step; "
@@ -159,11 +173,11 @@ def test_noam_lr_rejects_bad_step(submission):
 def test_greedy_decode_matches_reference(submission, reference, seed, rng):
     vocab = 5  # EOS is likely
     src = torch.randint(3, vocab, (16, 6), generator=rng)
-    for k in range(50):  # a model whose rows end at different steps (a deterministic search)
+    for k in range(200):  # a model whose rows end at different steps (a deterministic search)
         ref = ref_model(reference, seed + k, vocab, sharpen=1.5)
         want = reference.greedy_decode(ref, src, 7, BOS, EOS)
         ends = [row.index(EOS) if EOS in row else 7 for row in want.tolist()]
-        if len(set(ends)) > 1 and min(ends) < 6:
+        if len(set(ends)) > 1 and min(ends) < 6 and goes_on_after_eos(reference, ref, src, want):
             break
     model = student_copy(submission, ref, vocab)
     checks.assert_close(submission.greedy_decode(model, src, 7, BOS, EOS), want,

@@ -29,10 +29,10 @@ def greedy_exact_match(model, src, tgt):
     return float(seq_tasks.exact_match(ys[:, 1:], tgt).double().mean())
 
 
-def check_task(submission, seed, credit, task):
+def check_task(submission, seed, heldout_seed, credit, task):
     model = submission.train_seq2seq(task, seed=seed % 10_000)
     model.eval()
-    src, tgt = seq_tasks.generate(task, N_HELD_OUT, seed=seed + 1)
+    src, tgt = seq_tasks.generate(task, N_HELD_OUT, seed=heldout_seed)
     acc = greedy_exact_match(model, src, tgt)
     full, half = BARS[task]
     if acc >= full:
@@ -64,8 +64,8 @@ def test_train_reproducible(submission, seed):
                   "tgt[:, :-1], labels tgt[:, 1:]), and the learning-rate schedule "
                   "(make_scheduler with the run's total steps, so it cools down to zero); plot "
                   "the loss with the training script.")
-def test_train_reverse(submission, seed, credit):
-    check_task(submission, seed, credit, "reverse")
+def test_train_reverse(submission, seed, heldout_seed, credit):
+    check_task(submission, seed, heldout_seed, credit, "reverse")
 
 
 @pytest.mark.points(4)
@@ -73,8 +73,8 @@ def test_train_reverse(submission, seed, credit):
 @pytest.mark.timeout(200)
 @pytest.mark.hint("Held-out exact match on sorting is below the bar. Check the masks, teacher "
                   "forcing and the learning-rate schedule (make_scheduler with the total steps).")
-def test_train_sort(submission, seed, credit):
-    check_task(submission, seed, credit, "sort")
+def test_train_sort(submission, seed, heldout_seed, credit):
+    check_task(submission, seed, heldout_seed, credit, "sort")
 
 
 @pytest.mark.points(4)
@@ -82,5 +82,5 @@ def test_train_sort(submission, seed, credit):
 @pytest.mark.timeout(300)
 @pytest.mark.hint("Held-out exact match on addition is below the bar. Addition needs more steps "
                   "than reversal; check the masks, teacher forcing and the schedule.")
-def test_train_add(submission, seed, credit):
-    check_task(submission, seed, credit, "add")
+def test_train_add(submission, seed, heldout_seed, credit):
+    check_task(submission, seed, heldout_seed, credit, "add")

@@ -76,10 +76,10 @@ def graded(value, full, half, better, credit, what):
 @pytest.mark.hint("miniGPT's held-out perplexity on the Markov source is far above the entropy "
                   "bound: the next symbol depends on the previous two, so attention must look "
                   "back; check the learning-rate schedule, the batches and train_step.")
-def test_markov_perplexity_near_entropy_rate(submission, seed, credit):
+def test_markov_perplexity_near_entropy_rate(submission, seed, heldout_seed, credit):
     source = corpora.MarkovSource(8, 2, 0.3, seed=seed % 100_000)
     train = source.sample(40_000, seed=1)
-    held_out = source.sample(8193, seed=2 + seed % 1000)
+    held_out = source.sample(8193, seed=2 + heldout_seed % 2**31)
     model = submission.train_gpt(train, 8, seed=seed % 10_000)
     ppl = math.exp(lm_loss_on(model, held_out, 32))
     graded(ppl / source.perplexity_bound, MARKOV_RATIO, MARKOV_HALF_RATIO, "lower", credit,
@@ -91,11 +91,11 @@ def test_markov_perplexity_near_entropy_rate(submission, seed, credit):
 @pytest.mark.timeout(120)
 @pytest.mark.hint("The validation loss on held-out Wikipedia text is too high: plot the loss "
                   "curve with the training script and check the schedule and clipping.")
-def test_wikipedia_validation_loss(submission, seed, credit):
+def test_wikipedia_validation_loss(submission, seed, heldout_seed, credit):
     text = corpora.wikipedia_text(400_000)
     vocab = {c: i for i, c in enumerate(sorted(set(text)))}
     ids = torch.tensor([vocab[c] for c in text])
-    start = seed % (len(ids) - 60_000)
+    start = heldout_seed % (len(ids) - 60_000)
     held_out = ids[start:start + 20_000]
     train = torch.cat([ids[:start], ids[start + 20_000:]])
     unigram, bigram = char_baselines(train, held_out, len(vocab))
@@ -110,12 +110,12 @@ def test_wikipedia_validation_loss(submission, seed, credit):
 @pytest.mark.timeout(120)
 @pytest.mark.hint("MLM accuracy on held-out sentences is too low: check mask_tokens, that the "
                   "loss only counts the chosen positions, and the tied MLM head.")
-def test_bert_mlm_accuracy(submission, reference, seed, credit):
+def test_bert_mlm_accuracy(submission, reference, seed, heldout_seed, credit):
     task = corpora.sentiment_task(4000, seed=seed % 100_000)
-    test = corpora.sentiment_task(1000, seed=seed % 100_000 + 10**6)
+    test = corpora.sentiment_task(1000, seed=heldout_seed % 2**31)
     model = submission.train_bert_mlm(task.ids, len(task.vocab), task.mask_id, task.pad_id,
                                       task.special_ids, seed=seed % 10_000, steps=200)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(heldout_seed)
     inputs, labels = reference.mask_tokens(test.ids, test.mask_id, len(test.vocab),
                                            test.special_ids, generator=gen)
     logits = model.mlm_logits(inputs, None, test.ids != test.pad_id)
@@ -129,9 +129,9 @@ def test_bert_mlm_accuracy(submission, reference, seed, credit):
 @pytest.mark.hint("Fine-tuned accuracy is too low: the [CLS] state at position 0 must see the "
                   "whole sentence (bidirectional attention, padding masked), and every "
                   "parameter should be trained.")
-def test_bert_classifier_accuracy(submission, seed, credit):
+def test_bert_classifier_accuracy(submission, seed, heldout_seed, credit):
     task = corpora.sentiment_task(2000, seed=seed % 100_000)
-    test = corpora.sentiment_task(1000, seed=seed % 100_000 + 10**6)
+    test = corpora.sentiment_task(1000, seed=heldout_seed % 2**31)
     model = submission.train_bert_classifier(task.ids, task.labels, len(task.vocab),
                                              task.pad_id, seed=seed % 10_000, steps=250)
     logits = model.classify(test.ids, None, test.ids != test.pad_id)
