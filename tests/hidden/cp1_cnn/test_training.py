@@ -146,8 +146,8 @@ def test_train_epoch_rejects_bad_input(submission, reference, seed, case):
 @pytest.mark.hint("Held-out digits accuracy is below the bar. Follow train_classifier's "
                   "docstring (Adam, cosine schedule, augmentation, 30 epochs), check that the "
                   "training loss falls and the validation accuracy rises (train.py plots both).")
-def test_digits_accuracy(submission, seed, credit):
-    split = digits(seed)  # trained on the training and validation parts, 1,528 images
+def test_digits_accuracy(submission, seed, heldout_seed, credit):
+    split = digits(heldout_seed)  # trained on the training and validation parts, 1,528 images
     x_train = torch.cat([split.x_train, split.x_val])
     y_train = torch.cat([split.y_train, split.y_val])
     model = submission.train_classifier(x_train, y_train, num_classes=10, seed=seed % 10_000)

@@ -55,8 +55,9 @@ def split_texts(loader, seed, test_fraction=0.3):
 @pytest.mark.hint("Your text pipeline (tokenize, Vocabulary from the training texts, "
                   "bag_of_words, MultinomialNaiveBayes) classifies newsgroup posts poorly; "
                   "check each step on a few posts by hand.")
-def test_newsgroups_accuracy(submission, seed, credit):
-    (x_train, y_train), (x_test, y_test) = split_texts(load_mini_newsgroups, seed % 100_000)
+def test_newsgroups_accuracy(submission, heldout_seed, credit):
+    (x_train, y_train), (x_test, y_test) = split_texts(load_mini_newsgroups,
+                                                       heldout_seed % 100_000)
     clf = submission.NaiveBayesTextClassifier().fit(x_train, y_train)
     pred = np.asarray(clf.predict(x_test))
     checks.assert_shape(pred, y_test.shape, what="predictions")

@@ -1,8 +1,9 @@
 """Hidden tests: training in the worker, judged in the trusted process on held-out digits.
 
-Every test splits scikit-learn's digits with its own seed, trains the student's model on the
-training and validation parts (1,528 images) and measures on the 269 test images, which the
-worker sees only as inputs. The bars come from the reference over 20 seeds
+Every test splits scikit-learn's digits with its own seed (``heldout_seed`` where the test images
+are scored: an independent secret stream), trains the student's model on the training and
+validation parts (1,528 images) and measures on the 269 test images, which the worker sees only
+as inputs (the digits file itself is hidden from it). The bars come from the reference over 20 seeds
 (benchmarks/cp3_autoencoders.py); the numbers beside each are its mean and worst case.
 """
 
@@ -53,8 +54,8 @@ def reconstruction_error(model, x_in, x_clean, what):
 @pytest.mark.hint("The held-out reconstruction error of the trained MLP autoencoder is too "
                   "high. Check the training loop (zero_grad, backward, step every batch), that "
                   "the loss compares the reconstruction with the input, and the ReLUs.")
-def test_mlp_autoencoder_reconstructs_held_out_digits(submission, seed):
-    x_train, _, x_test = digits(seed)
+def test_mlp_autoencoder_reconstructs_held_out_digits(submission, seed, heldout_seed):
+    x_train, _, x_test = digits(heldout_seed)
     model = submission.train_autoencoder(x_train, kind="mlp", seed=seed % 10_000)
     err = reconstruction_error(model, x_test, x_test, "MLP autoencoder reconstruction")
     checks.expect(err < MLP_MSE_BAR, "threshold", f"per-pixel test MSE {err:.4f} >= {MLP_MSE_BAR}")
@@ -67,8 +68,8 @@ def test_mlp_autoencoder_reconstructs_held_out_digits(submission, seed):
                   "with loss='mse' (20 epochs) is too high. Check the layer list against the "
                   "docstring (strides, padding, ReLUs), the 'mse' branch of the training loop "
                   "(mse_loss of forward(input) against x) and the loop itself.")
-def test_conv_autoencoder_reconstructs_held_out_digits(submission, seed):
-    x_train, _, x_test = digits(seed)
+def test_conv_autoencoder_reconstructs_held_out_digits(submission, seed, heldout_seed):
+    x_train, _, x_test = digits(heldout_seed)
     model = submission.train_autoencoder(x_train, kind="conv", loss="mse", seed=seed % 10_000,
                                          epochs=20)
     err = reconstruction_error(model, x_test, x_test, "conv autoencoder reconstruction")
@@ -82,8 +83,8 @@ def test_conv_autoencoder_reconstructs_held_out_digits(submission, seed):
 @pytest.mark.hint("A denoising autoencoder takes the corrupted image as input and is trained to "
                   "output the clean one: corrupt each batch with fresh noise, and compare the "
                   "output with the clean batch.")
-def test_denoising_autoencoder_removes_noise(submission, seed, rng):
-    x_train, _, x_test = digits(seed)
+def test_denoising_autoencoder_removes_noise(submission, seed, heldout_seed, rng):
+    x_train, _, x_test = digits(heldout_seed)
     model = submission.train_autoencoder(x_train, kind="mlp", seed=seed % 10_000,
                                          noise_std=NOISE_STD)
     noisy = (x_test + NOISE_STD * torch.randn(x_test.shape, generator=rng)).clamp(0, 1)
@@ -98,8 +99,8 @@ def test_denoising_autoencoder_removes_noise(submission, seed, rng):
 @pytest.mark.hint("The trained VAE's held-out negative ELBO is too high. Check that the loss is "
                   "reconstruction (Bernoulli, summed over pixels) + KL (summed over latent "
                   "dimensions), averaged over the batch, with fresh noise for every batch.")
-def test_vae_held_out_negative_elbo(submission, reference, seed, rng):
-    x_train, _, x_test = digits(seed)
+def test_vae_held_out_negative_elbo(submission, reference, seed, heldout_seed, rng):
+    x_train, _, x_test = digits(heldout_seed)
     model = submission.train_vae(x_train, seed=seed % 10_000)
     mu, logvar = model.encode(x_test)  # the ELBO is computed here, from the model's outputs
     checks.assert_shape(mu, (len(x_test), 8), what="encoder mean of the trained VAE")
@@ -141,8 +142,8 @@ def test_vae_prior_samples_look_like_digits(submission, seed):
 @pytest.mark.hint("The ends of an interpolation should reconstruct the two input images: "
                   "interpolate between the encoder *means* with t running from exactly 0 to "
                   "exactly 1.")
-def test_vae_interpolation_endpoints_match_inputs(submission, seed):
-    x_train, _, x_test = digits(seed)
+def test_vae_interpolation_endpoints_match_inputs(submission, seed, heldout_seed):
+    x_train, _, x_test = digits(heldout_seed)
     model = submission.train_vae(x_train, seed=seed % 10_000)
     ends, pairs = [], []
     for i in range(10):
