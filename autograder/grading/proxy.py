@@ -138,11 +138,11 @@ class Worker:
         spec = root.RootSpec(intake=opts.intake, engine_root=ENGINE_ROOT,
                              granted_data=opts.granted_data, scratch_mb=opts.scratch_mb,
                              privileged=caps.root, disable_userns=caps.disable_userns)
-        cmd = (host.worker_command(spec, uid, args, env) if isolated
-               else [sys.executable, *args])
         self.cgroup = process.make_cgroup(opts.max_pids) if opts.sandboxed else None
         cgroup = self.cgroup
-        try:
+        try:  # building the root (memfds) and starting the process
+            cmd = (host.worker_command(spec, uid, args, env) if isolated
+                   else [sys.executable, *args])
             self.proc = process.spawn(
                 cmd, lambda: process.join_cgroup(cgroup), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=self.log_fd, env=env,

@@ -115,7 +115,7 @@ def worker_command(spec: RootSpec, uid: int, python_args: list[str],
         return [sys.executable, *python_args]
     setenv = [a for k, v in env.items() for a in ("--setenv", k, v)]
     options = [*bwrap_args(spec, uid), *setenv]
-    fd = memfd("bwrap-args", b"".join(a.encode() + b"\0" for a in options))
+    fd = memfd(b"".join(a.encode() + b"\0" for a in options))
     spec.extra_fds.append(fd)
     return [caps.bwrap or "bwrap", "--args", str(fd), sys.executable, *python_args]
 

@@ -84,13 +84,11 @@ def _data_masks(granted: tuple[str, ...]) -> list[str]:
     return sorted(masks)
 
 
-def _parents(path: str) -> list[str]:
-    parts = Path(path).parts[1:-1]
-    return ["/" + "/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-
-
-def memfd(name: str, data: bytes) -> int:
-    fd = os.memfd_create(name, 0)
+def memfd(data: bytes) -> int:
+    """An anonymous in-memory file holding ``data``, positioned at its start. (Not named
+    after the file it carries: memfd names are capped at 249 bytes, paths in a package are
+    not.)"""
+    fd = os.memfd_create("llmsoc", 0)
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     return fd
@@ -106,7 +104,6 @@ def bwrap_args(spec: RootSpec, uid: int) -> list[str]:
     else:
         args += ["--unshare-user", "--uid", str(uid), "--gid", str(uid)]
         args += ["--disable-userns"] if spec.disable_userns else []
-    created: set[str] = set()
     targets: list[str] = []
     for kind, path in system_paths():
         if kind == "link":
@@ -136,7 +133,7 @@ def bwrap_args(spec: RootSpec, uid: int) -> list[str]:
     passwd = f"worker:x:{uid}:{uid}:grading worker:{SCRATCH}:/nonexistent\n".encode()
     group = f"worker:x:{uid}:\n".encode()
     for path, data in (("/etc/passwd", passwd), ("/etc/group", group)):
-        fd = memfd(path, data)
+        fd = memfd(data)
         spec.extra_fds.append(fd)
         args += ["--perms", "0444", "--ro-bind-data", str(fd), path]
     if spec.intake is not None:
@@ -145,18 +142,15 @@ def bwrap_args(spec: RootSpec, uid: int) -> list[str]:
         for rel in spec.intake.dirs:
             args += ["--perms", "0555", "--dir", f"{base}/{rel}"]
         for rel, data in spec.intake.files.items():
-            fd = memfd(rel, data)
+            fd = memfd(data)
             spec.extra_fds.append(fd)
             args += ["--perms", "0444", "--file", str(fd), f"{base}/{rel}"]
         args += ["--remount-ro", SUBMISSION_ROOT]
     # Folders bwrap creates on the way to a bind target are 0700 root-owned: open them up.
-    for target in targets:
-        for parent in _parents(target + "/x"):
-            if parent not in created and parent not in targets and not any(
-                    parent.startswith(t + "/") for t in targets):
-                created.add(parent)
-    for parent in sorted(created):
-        if parent != "/" and not os.path.islink(parent):
-            args += ["--chmod", "0755", parent]
+    on_the_way = {str(p) for t in targets for p in Path(t).parents} - {"/"}
+    for folder in sorted(on_the_way):
+        if not os.path.islink(folder) and not any(
+                folder == t or folder.startswith(t + "/") for t in targets):
+            args += ["--chmod", "0755", folder]
     args += ["--chdir", SCRATCH]
     return args

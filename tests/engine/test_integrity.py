@@ -249,6 +249,22 @@ def test_a_package_out_of_bounds_is_refused(make_course, grade, kind) -> None:
     assert llmsoc_in_tmp() <= before
 
 
+def test_a_package_at_the_bounds_is_graded(make_course, grade) -> None:
+    """Within every bound, at its edge: 8 folders deep with names of 100 characters (a path of
+    about 800, longer than a memfd's name may be) and a file in the deepest one; graded as
+    usual, the deep module imported by the package."""
+    names = [f"p{i}" + "p" * 98 for i in range(7)]
+    course = make_course(f"from .{'.'.join(names)}.deep import add\n", HIDDEN, public=PUBLIC)
+    folder = course / "assignments" / "demo"
+    for name in names:
+        folder = folder / name
+        folder.mkdir()
+        (folder / "__init__.py").write_text("")
+    (folder / "deep.py").write_text("def add(a, b):\n    return a + b\n")
+    graded = grade(course)
+    assert {t.status for t in graded.tests.values()} == {"passed"}, graded.report.to_dict()
+
+
 def _fs_reports_holes(folder: Path) -> bool:
     probe = folder / "hole-probe"
     with open(probe, "wb") as f:
