@@ -23,6 +23,10 @@ from autograder.sandbox.intake import Intake
 
 MAX_TEXT = 2000
 MAX_FRAMES = 40
+HIDDEN_FRAMES = 3
+"""Frames a hidden test shows, innermost last. The worker chooses which of its own lines the
+frames point at, so each frame could carry a few bits out; three keep the call chain useful
+and the channel narrow."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -30,8 +34,7 @@ def clean(text: Any, limit: int = MAX_TEXT) -> str:
     """``text`` as safe, printable, valid Unicode of at most ``limit`` characters."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    text = _CONTROL.sub("", text)
+    text = _CONTROL.sub("", valid_unicode(text))
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
@@ -133,5 +136,5 @@ def traceback_text(type_name: str, frames: list[tuple[str, int, str, str]],
 
 def hidden_traceback(type_name: str, trusted: list[tuple[str, int, str, str]]) -> str:
     """What a hidden test shows of an exception: trusted frames and a builtin class name."""
-    return traceback_text(builtin_exception_name(type_name), trusted, None) + (
+    return traceback_text(builtin_exception_name(type_name), trusted[-HIDDEN_FRAMES:], None) + (
         "\n(the message is not shown for hidden tests)")

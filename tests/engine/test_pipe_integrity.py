@@ -72,6 +72,12 @@ SMUGGLER = """
         import torch
 
         return torch.initial_seed()
+
+
+    def deep(n):  # each frame's line could be chosen to carry bits out: few are shown
+        if n:
+            return deep(n - 1)
+        raise ValueError("bottom")
     """
 
 SMUGGLER_TESTS = """
@@ -95,6 +101,12 @@ SMUGGLER_TESTS = """
         x = torch.randint(100_000, 999_999, (6,), generator=rng)
         record(how, x)
         getattr(submission, how)(x)
+
+
+    @pytest.mark.points(1)
+    @pytest.mark.category("value")
+    def test_deep(submission):
+        submission.deep(30)
 
 
     @pytest.mark.points(1)
@@ -145,6 +157,14 @@ def test_hidden_feedback_still_says_where(smuggled) -> None:
     assert "an exception of a class your code defines" in graded[
         "test_smuggle[by_class_name]"].feedback
     assert "line 35, in not_yet" in graded["test_smuggle[not_yet]"].feedback
+
+
+def test_hidden_feedback_shows_few_frames(smuggled) -> None:
+    """A hidden traceback shows the innermost frames only (feedback.HIDDEN_FRAMES)."""
+    graded, _ = smuggled
+    text = graded["test_deep"].feedback
+    assert text.count('File "demo/__init__.py"') == feedback.HIDDEN_FRAMES
+    assert "in deep" in text and "ValueError\n(the message is not shown" in text
 
 
 def test_public_feedback_keeps_its_detail(smuggled) -> None:
