@@ -14,8 +14,8 @@ Tests are ordinary pytest tests under ``tests/public/<assignment>/`` or
 Fixtures: ``submission`` (proxy to the student's package in the sandboxed worker, or the package
 itself with ``--llmsoc-debug``), ``reference`` (the solution, trusted process), ``snapshot``,
 ``seed``/``rng``/``np_rng``, ``heldout_seed`` (held-out data only), ``device``, ``credit``
-(partial credit). Markers: ``points``,
-``category``, ``hint``, ``timeout``, ``visibility`` (default: the folder the test lives in).
+(partial credit). Markers: ``points``, ``category``, ``hint``, ``timeout``, ``visibility``
+(default: the folder the test lives in).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ MARKERS = {
     "points(n)": "points the test is worth (required)",
     "category(name)": f"what the test checks, one of {', '.join(CATEGORIES)} (required)",
     "hint(text)": "shown to the student when the test fails",
-    "timeout(seconds)": "wall-clock limit for the test's calls into the submission",
+    "timeout(seconds)": "limit for the test's calls into the submission, counted in the "
+                        "worker's CPU time (see autograder.grading.budget)",
     "visibility(name)": "public or hidden (default: the folder the test lives in)",
 }
 

@@ -71,7 +71,7 @@ def _try(cmd: list[str], fds: list[int], preexec: Any = None) -> str:
 @functools.lru_cache(maxsize=1)
 def probe() -> Capabilities:
     """Detect the strongest sandbox this host supports (cached for the process)."""
-    caps = Capabilities(root=os.geteuid() == 0, cgroup_pids=process.PIDS_PARENT is not None)
+    caps = Capabilities(root=os.geteuid() == 0, cgroup_pids=process.pids_parent() is not None)
     exe = shutil.which("bwrap")
     if sys.platform != "linux" or exe is None:
         caps.problems.append(f"no bubblewrap (bwrap) on PATH: {INSTALL_HINT}")

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import subprocess
@@ -77,7 +78,11 @@ def cpu_seconds(pid: int) -> float:
 
 # -- pids cgroups --------------------------------------------------------------------------------
 
-def _pids_parent() -> Path | None:
+@functools.lru_cache(maxsize=1)
+def pids_parent() -> Path | None:
+    """Where this process can create pids cgroups (probed once, on first use), or None."""
+    if os.geteuid() != 0:
+        return None
     unified = Path("/sys/fs/cgroup/cgroup.controllers")
     candidates = [Path("/sys/fs/cgroup/pids")]
     if unified.is_file() and "pids" in unified.read_text().split():
@@ -97,15 +102,13 @@ def _pids_parent() -> Path | None:
     return None
 
 
-PIDS_PARENT = _pids_parent() if os.geteuid() == 0 else None
-
-
 def make_cgroup(max_pids: int) -> Path | None:
     """A pids cgroup for one worker; None when the host does not allow it."""
-    if PIDS_PARENT is None:
+    parent = pids_parent()
+    if parent is None:
         return None
-    sweep_cgroups(PIDS_PARENT)
-    path = PIDS_PARENT / f"llmsoc-{os.getpid()}-{next(_counter)}"
+    sweep_cgroups(parent)
+    path = parent / f"llmsoc-{os.getpid()}-{next(_counter)}"
     try:
         path.mkdir()
         (path / "pids.max").write_text(str(max_pids))

@@ -668,9 +668,9 @@ def test_a_grader_killed_mid_test_leaves_nothing_behind(make_course, processes, 
     assert llmsoc_in_tmp() <= tmp_before
     assert mounts() <= mounts_before
     if CAPS.cgroup_pids:  # a SIGKILLed grader cannot remove its cgroup: empty, the next sweeps it
-        left = list(process.PIDS_PARENT.glob(f"llmsoc-{grader.pid}-*"))
+        left = list(process.pids_parent().glob(f"llmsoc-{grader.pid}-*"))
         assert all((c / "cgroup.procs").read_text().strip() == "" for c in left)
-        process.sweep_cgroups(process.PIDS_PARENT)
+        process.sweep_cgroups(process.pids_parent())
         assert not any(c.exists() for c in left)
 
 
