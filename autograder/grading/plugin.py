@@ -13,7 +13,7 @@ Tests are ordinary pytest tests under ``tests/public/<assignment>/`` or
 
 Fixtures: ``submission`` (proxy to the student's package in the sandboxed worker, or the package
 itself with ``--llmsoc-debug``), ``reference`` (the solution, trusted process), ``snapshot``,
-``seed``/``rng``/``np_rng``, ``heldout_seed`` (held-out data only), ``device``, ``credit``
+``seed``/``inputs``/``rng``/``np_rng``, ``heldout_seed`` (held-out data only), ``device``, ``credit``
 (partial credit). Markers: ``points``, ``category``, ``hint``, ``timeout``, ``visibility``
 (default: the folder the test lives in).
 """
@@ -50,6 +50,7 @@ from autograder.grading.proxy import Submission, Worker, WorkerOptions
 from autograder.grading.report import CATEGORIES, TestResult
 from autograder.grading.snapshots import read_snapshot, write_snapshot
 from autograder.sandbox.intake import Intake, IntakeRefused, read_package
+from autograder.grading.inputs import Inputs
 
 SLOW_CATEGORIES = ("training", "perplexity")
 """Run after every other test of a session (see pytest_collection_modifyitems)."""
@@ -227,11 +228,18 @@ class GradingSession:
         return self._secret
 
     def seed_for(self, item: pytest.Item, stream: str = "") -> int:
-        """The test's seed; another ``stream`` gives another, independent one."""
+        """The test's seed; another ``stream`` gives another, independent one.
+
+        A public test gets the fixed public seed where its expected values come from the
+        snapshots (a student's self-check, and recording them); where the reference is present
+        (an official grade, validation) it gets a secret seed like a hidden test, so a table of
+        the snapshots earns no point there."""
         name, visibility = self.where(item)
         key = f"{stream}|{item.nodeid}" if stream else item.nodeid
         if visibility == "public":
-            return seeds.public_seed(key, self.salt)
+            if self.record or not self.course.has_solutions(name):
+                return seeds.public_seed(key, self.salt)
+            key = f"public|{key}"  # where the reference computes the expected values live
         return seeds.hidden_seed(self.secret[0], self.submission_hash(name), key, self.salt)
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -402,6 +410,12 @@ class GradingSession:
         from ``seed`` that reaches the worker (a training seed, the training data) reveals it.
         Never pass it, or anything derived from it but the held-out inputs, to the worker."""
         return self.seed_for(request.node, "heldout")
+
+    @pytest.fixture
+    def inputs(self, seed: int) -> Inputs:
+        """Version-stable inputs drawn from ``seed`` (autograder.grading.inputs): what
+        public tests use, since their snapshots must hold on every torch version."""
+        return Inputs(seed)
 
     @pytest.fixture
     def rng(self, seed: int) -> torch.Generator:

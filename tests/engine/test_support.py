@@ -65,7 +65,7 @@ def test_handout_scripts_draw_to_files(monkeypatch) -> None:
 
 
 def test_wave_is_fixed_closed_form() -> None:
-    from autograder.support.fixed_tensors import wave
+    from autograder.grading.inputs import wave
 
     x = wave(2, 3, scale=2.0, phase=0.5)
     assert x.shape == (2, 3) and x.dtype == torch.float32

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from autograder.grading import checks
-from autograder.support.fixed_tensors import wave
+from autograder.grading.inputs import wave
 from autograder.support.shapes import make_shapes
 
 CNN_CONFIG = (10, 8)  # num_classes, image_size

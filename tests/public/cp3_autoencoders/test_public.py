@@ -11,7 +11,7 @@ import torch
 
 from autograder.grading import checks
 from autograder.support.digits import load_digits_split
-from autograder.support.fixed_tensors import wave
+from autograder.grading.inputs import wave
 
 AE_CONFIG = (5, 32)  # latent_dim, hidden
 VAE_CONFIG = (4, 32)

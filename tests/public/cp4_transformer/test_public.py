@@ -12,7 +12,7 @@ import torch
 
 from autograder.grading import checks
 from autograder.support import seq_tasks
-from autograder.support.fixed_tensors import wave
+from autograder.grading.inputs import wave
 
 TINY = {"d_model": 8, "num_heads": 2, "num_encoder_layers": 1, "num_decoder_layers": 1,
         "d_ff": 16, "dropout": 0.0, "max_len": 10, "pad_id": 0}

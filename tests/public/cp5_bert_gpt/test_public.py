@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from autograder.grading import checks
-from autograder.support.fixed_tensors import wave
+from autograder.grading.inputs import wave
 
 GPT = {"vocab_size": 19, "block_size": 10, "n_layer": 2, "n_head": 2, "n_embd": 16}
 BERT = {"vocab_size": 19, "max_len": 8, "n_layer": 1, "n_head": 2, "n_embd": 16}

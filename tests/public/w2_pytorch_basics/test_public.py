@@ -11,7 +11,7 @@ import torch
 from sklearn.datasets import make_moons
 
 from autograder.grading import checks
-from autograder.support.fixed_tensors import wave
+from autograder.grading.inputs import wave
 
 MLP_CONFIG = (3, 8, 4, 1)  # in, hidden, out, num_hidden_layers
 
