@@ -5,6 +5,8 @@
   message) shows none of them: hidden feedback is built from the trusted copy of the submission.
 * The worker's random state is a one-way function of the test's seed, and held-out data has a
   seed of its own (``heldout_seed``).
+* A table of the public snapshots earns the student's self-check but no official point: where
+  the reference is present, public tests draw their inputs from a secret seed.
 * Malformed, hostile and out-of-order frames written straight into the protocol cost the test
   that was running, never the report; the trusted side's decoding is fuzzed with hypothesis.
 * Invalid Unicode (lone surrogates) renders in every format, and ``summary`` and ``sign`` take
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,9 +28,11 @@ from test_signing import make_report  # tests/engine is on sys.path
 from autograder import cli
 from autograder.common import wire
 from autograder.grading import feedback, seeds
+from autograder.grading.config import Course
 from autograder.grading.errors import SubmissionError, remote_exception
 from autograder.grading.proxy import _checked_answer
 from autograder.grading.report import Report
+from autograder.grading.snapshots import read_snapshot, record_snapshots
 from autograder.results import formats, signing
 
 SMUGGLER = """
@@ -183,6 +188,48 @@ def test_the_worker_cannot_learn_its_seed(smuggled) -> None:
     secret = seeds.course_secret()[0]
     digest = graded.report.environment["submission_hash"]["demo"]
     assert heldout == seeds.hidden_seed(secret, digest, f"heldout|{nodeid}") != seed
+
+
+# ----------------------------------------------------------------------------- snapshot tables
+
+SNAPSHOT_TEST = """
+    import pytest
+
+    from autograder.grading import checks
+
+
+    @pytest.mark.points(1)
+    @pytest.mark.category("value")
+    def test_scale_public(submission, snapshot, inputs):
+        x, k = inputs.wave(6), inputs.uniform(1.0, 3.0)
+        expected = snapshot("scale", lambda ref: ref.scale(x, k))
+        checks.assert_close(submission.scale(x, k), expected, atol=1e-6)
+    """
+
+
+def test_a_snapshot_table_earns_no_official_point(make_course, grade) -> None:
+    """The lookup table scores in the self-check (where snapshots are the expected values) and
+    loses the point in the official grade; the reference keeps it there."""
+    course = make_course("", public=SNAPSHOT_TEST)
+    record_snapshots(Course(course), "demo")
+    table = read_snapshot(course / "tests/public/demo/snapshots/test_public.scale.snap")
+    lookup = f"""
+        import torch
+
+        def scale(x, k):
+            return torch.tensor({table.tolist()!r})
+        """
+    with_table = make_course(lookup, public=SNAPSHOT_TEST)
+    snapshots = course / "tests/public/demo/snapshots"
+    (with_table / "tests/public/demo/snapshots").mkdir()
+    for snap in snapshots.iterdir():
+        (with_table / "tests/public/demo/snapshots" / snap.name).write_bytes(snap.read_bytes())
+    reference_graded = grade(with_table, submission=with_table / "solutions" / "demo")
+    assert reference_graded["test_scale_public"].status == "passed"
+    assert grade(with_table)["test_scale_public"].status == "failed"
+    student_repo = with_table
+    shutil.rmtree(student_repo / "solutions")  # a student's repository: snapshots apply
+    assert grade(student_repo, official=False)["test_scale_public"].status == "passed"
 
 
 # ----------------------------------------------------------------------------- hostile frames
