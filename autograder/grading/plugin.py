@@ -13,9 +13,9 @@ Tests are ordinary pytest tests under ``tests/public/<assignment>/`` or
 
 Fixtures: ``submission`` (proxy to the student's package in the sandboxed worker, or the package
 itself with ``--llmsoc-debug``), ``reference`` (the solution, trusted process), ``snapshot``,
-``seed``/``inputs``/``rng``/``np_rng``, ``heldout_seed`` (held-out data only), ``device``, ``credit``
-(partial credit). Markers: ``points``, ``category``, ``hint``, ``timeout``, ``visibility``
-(default: the folder the test lives in).
+``seed``/``inputs``/``rng``/``np_rng``, ``heldout_seed`` (held-out data only), ``device``,
+``credit`` (partial credit). Markers: ``points``, ``category``, ``hint``, ``timeout``,
+``visibility`` (default: the folder the test lives in).
 """
 
 from __future__ import annotations
@@ -46,11 +46,11 @@ from autograder.grading.errors import (
     WorkerCrashed,
     WorkerTimeout,
 )
+from autograder.grading.inputs import Inputs
 from autograder.grading.proxy import Submission, Worker, WorkerOptions
 from autograder.grading.report import CATEGORIES, TestResult
 from autograder.grading.snapshots import read_snapshot, write_snapshot
 from autograder.sandbox.intake import Intake, IntakeRefused, read_package
-from autograder.grading.inputs import Inputs
 
 SLOW_CATEGORIES = ("training", "perplexity")
 """Run after every other test of a session (see pytest_collection_modifyitems)."""
