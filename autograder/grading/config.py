@@ -16,6 +16,8 @@ Layout (the same in the instructor's course repository and, minus ``solutions/``
     memory_mb = 4096            # address-space limit of the worker (CPU runs)
     threads = 1                 # torch threads in the worker and the grader (keep 1: see budget)
     forbidden = ["torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax"]
+    allow = []                  # names the from-scratch rule lets pass (grading.forbidden)
+    forbidden_ops = ["aten::_softmax"]  # operators the worker's run-time check refuses
     grant_data = []             # package data folders the worker may read (sandbox.root)
     [intake]                    # bounds on the submitted package (defaults: sandbox.intake)
     max_bytes = 16777216
@@ -53,6 +55,8 @@ class AssignmentConfig:
     memory_mb: int = 4096
     threads: int = 1
     forbidden: tuple[str, ...] = field(default_factory=tuple)
+    allow: tuple[str, ...] = field(default_factory=tuple)
+    forbidden_ops: tuple[str, ...] = field(default_factory=tuple)
     grant_data: tuple[str, ...] = field(default_factory=tuple)
     intake: IntakeLimits = field(default_factory=IntakeLimits)
 
@@ -107,7 +111,7 @@ class Course:
             raise FileNotFoundError(f"unknown assignment {name!r} (known: {known})")
         data = tomllib.loads(path.read_text())
         allowed = {"title", "time_budget_s", "call_timeout_s", "memory_mb", "threads",
-                   "forbidden", "grant_data", "intake"}
+                   "forbidden", "allow", "forbidden_ops", "grant_data", "intake"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -127,6 +131,8 @@ class Course:
             memory_mb=int(data.get("memory_mb", 4096)),
             threads=int(data.get("threads", 1)),
             forbidden=tuple(data.get("forbidden", ())),
+            allow=tuple(data.get("allow", ())),
+            forbidden_ops=tuple(data.get("forbidden_ops", ())),
             grant_data=grants,
             intake=IntakeLimits(**limits),
         )

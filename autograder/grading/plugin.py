@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.grading import feedback, seeds
+from autograder.grading import feedback, forbidden, seeds
 from autograder.grading.checks import CheckFailure
 from autograder.grading.config import Course
 from autograder.grading.errors import (
@@ -126,6 +126,7 @@ class GradingSession:
         self.credits: dict[str, Credit] = {}
         self.log_marks: dict[str, int] = {}
         self.intakes: dict[str, Intake | SubmissionRefused] = {}
+        self.rules: dict[str, forbidden.Analysis] = {}
         self.started: set[str] = set()
         self._secret: tuple[bytes, str] | None = None
 
@@ -184,12 +185,51 @@ class GradingSession:
             raise found
         return found
 
+    def static_rule(self, name: str) -> forbidden.Analysis:
+        """The from-scratch rule applied to the submitted package (once per assignment)."""
+        if name not in self.rules:
+            cfg = self.course.config(name)
+            intake = self.intake(name)
+            try:
+                self.rules[name] = forbidden.analyse(intake.files, intake.package,
+                                                     cfg.forbidden, cfg.allow)
+            except Exception as exc:  # noqa: BLE001 - the rule fails closed, never the grade
+                self.rules[name] = forbidden.Analysis(violations=[forbidden.Violation(
+                    intake.package, 0, f"the check failed ({type(exc).__name__})",
+                    "unparseable")])
+        return self.rules[name]
+
+    def charge_violations(self, item: pytest.Item, name: str, result: TestResult) -> None:
+        """Zero the test when it exercised code that breaks the from-scratch rule (see
+        grading.forbidden for which tests a violation costs)."""
+        if "submission" not in getattr(item, "fixturenames", ()):
+            return
+        try:
+            rule = self.static_rule(name)
+        except SubmissionRefused:
+            return  # every test is refused already
+        worker = self.workers.get(name)
+        touched = None if self.debug or worker is None else worker.touched
+        charged = rule.charged(touched)
+        if not charged:
+            return
+        shown = "\n".join(f"  {v}" for v in charged[:5]) + (
+            f"\n  ... and {len(charged) - 5} more" if len(charged) > 5 else "")
+        note = f"This test ran code that breaks the from-scratch rule:\n{shown}"
+        if result.earned > 0 or result.status == "passed":
+            result.earned, result.status, result.failure_class = 0.0, "forbidden", "forbidden"
+            result.feedback = f"{describe('forbidden', 'forbidden')}: it earns no points.\n{note}"
+        else:  # it earned nothing anyway: keep what went wrong first (a crash, say) in front
+            result.feedback = f"{result.feedback}\n{note}" if result.feedback else note
+        result.feedback = feedback.clean(result.feedback, 8000)
+
     # -- the objects tests use ------------------------------------------------------------------
     def worker(self, name: str) -> Worker:
         if name not in self.workers:
             cfg = self.course.config(name)
             self.workers[name] = Worker(WorkerOptions(
-                intake=self.intake(name), forbidden=cfg.forbidden, granted_data=cfg.grant_data,
+                intake=self.intake(name), forbidden=cfg.forbidden,
+                forbidden_ops=cfg.forbidden_ops, granted_data=cfg.grant_data,
                 # CUDA reserves far more address space than it uses: no RLIMIT_AS on GPUs
                 memory_mb=0 if torch.cuda.is_available() else cfg.memory_mb,
                 cpu_s=int(max(cfg.time_budget_s * 5, 120)) * max(1, cfg.threads),
@@ -296,7 +336,8 @@ class GradingSession:
         worker = self.workers.get(name) if name else None
         if worker is not None:
             timeout = _marker_arg(item, "timeout", self.course.config(name).call_timeout_s)
-            worker.begin_test(float(timeout))
+            worker.begin_test(float(timeout),
+                              check_ops=_marker_arg(item, "category") not in SLOW_CATEGORIES)
             self.log_marks[item.nodeid] = worker.log_size()
         try:
             return (yield)
@@ -329,6 +370,13 @@ class GradingSession:
     # -- grading one test -----------------------------------------------------------------------
     def grade(self, item: pytest.Item, call: pytest.CallInfo[None], duration: float
               ) -> TestResult:
+        result = self.outcome(item, call, duration)
+        self.charge_violations(item, self.where(item)[0], result)
+        return result
+
+    def outcome(self, item: pytest.Item, call: pytest.CallInfo[None], duration: float
+                ) -> TestResult:
+        """The test's result from how it ended (before the from-scratch rule)."""
         name, visibility = self.where(item)
         points = float(_marker_arg(item, "points"))
         category = _marker_arg(item, "category")
@@ -392,6 +440,7 @@ class GradingSession:
         if self.debug:
             return self.local_package(name)
         worker = self.worker(name)
+        worker.touched = set()
         worker.start()
         worker.pending_seed = seeds.worker_seed(self.seed_for(request.node))
         return Submission(worker)

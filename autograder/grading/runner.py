@@ -4,7 +4,8 @@
 
 Pytest runs in this process with its terminal output switched off, so neither a hidden test's
 source nor its assertion output is ever printed; all feedback goes through the report. The
-static "from scratch" check adds one zero-point entry per assignment listing forbidden API uses.
+"from scratch" rule (grading.forbidden) zeroes the tests that ran code breaking it and adds one
+zero-point entry per assignment listing every breach.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import torch
 
-from autograder.grading import forbidden, seeds
+from autograder.grading import seeds
 from autograder.grading.config import Course
 from autograder.grading.errors import SubmissionRefused
 from autograder.grading.plugin import GradingSession
@@ -160,7 +161,7 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
             by_name[a].duration_s += result.duration_s
     sandbox_info: dict[str, Any] = {}
     for name, a in by_name.items():
-        a.tests.append(static_check(session, name, course.config(name).forbidden))
+        a.tests.append(static_check(session, name))
         worker = session.workers.get(name)
         if worker is not None:
             sandbox_info[name] = worker.sandbox_report
@@ -187,20 +188,21 @@ def build_report(course: Course, names: list[str], session: GradingSession, elap
                       timespec="seconds"))
 
 
-def static_check(session: GradingSession, name: str, banned: tuple[str, ...]) -> TestResult:
-    """The zero-point "from scratch" entry: forbidden names found in the sources the intake
-    read (the very bytes the worker ran)."""
+def static_check(session: GradingSession, name: str) -> TestResult:
+    """The zero-point "from scratch" entry: every breach of the rule found in the sources the
+    intake read (the very bytes the worker ran), and how they were scored."""
     result = TestResult(name="from-scratch rule (static check)", nodeid=f"{name}::static",
                         category="invariant", visibility="public", points=0.0, earned=0.0,
                         status="passed")
     try:
-        intake = session.intake(name)
+        found = session.static_rule(name).violations
     except (SubmissionRefused, pytest.UsageError) as exc:
         result.status, result.failure_class, result.feedback = "failed", "refused", str(exc)
         return result
-    found = forbidden.scan_sources(intake.sources(), intake.package, banned)
     if found:
         result.status, result.failure_class = "failed", "forbidden"
         result.feedback = "\n".join(str(v) for v in found[:20]) + (
-            "\nCalls to these fail at run time too, costing the tests that make them.")
+            f"\n... and {len(found) - 20} more" if len(found) > 20 else "") + (
+            "\nEach one costs the points of every test that runs the function, method or class "
+            "it lies in (code that runs at import costs every test).")
     return result

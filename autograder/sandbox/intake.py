@@ -64,11 +64,6 @@ class Intake:
             h.update(hashlib.sha256(self.files[rel]).digest())
         return h.hexdigest()
 
-    def sources(self) -> dict[str, str]:
-        """The ``.py`` files as text (undecodable bytes replaced), for the static checks."""
-        return {rel: data.decode("utf-8", errors="replace")
-                for rel, data in sorted(self.files.items()) if rel.endswith(".py")}
-
     def write_to(self, dest: Path) -> None:
         """Materialise the package under ``dest/<package>`` (used where no sandbox root is
         built, such as the unofficial fallback; the sandbox gets the bytes directly)."""

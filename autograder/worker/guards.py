@@ -1,8 +1,14 @@
-"""Run-time "from scratch" guards, installed in the worker before the submission is imported.
+"""Run-time "from scratch" checks in the worker: a second line behind the trusted side's rule.
 
-:func:`install_guards` wraps each forbidden callable so that a call *made directly from
-submission code* raises :class:`ForbiddenAPIError`; calls from inside torch (which may use the
-same functions) pass. The static scan on the trusted side is :mod:`autograder.grading.forbidden`.
+The decision is made on the trusted side, from the sources (:mod:`autograder.grading.forbidden`);
+these only catch at run time what got past it, costing the test that made the call:
+
+* :func:`install_guards` wraps each forbidden Python callable so that a call *made directly from
+  submission code* raises :class:`ForbiddenAPIError`; calls from inside torch (which may use the
+  same functions) pass.
+* :func:`operator_check`, entered around a call, sees every ATen operator torch dispatches
+  (whatever Python name, C binding or alias reached it) and raises :class:`ForbiddenAPIError`
+  for a forbidden one (``aten::_softmax``).
 """
 
 from __future__ import annotations
@@ -71,3 +77,32 @@ def _guard(value: Any, name: str, root: str) -> Any:
             raise ForbiddenAPIError(message)
         return value(*args, **kwargs)
     return guarded
+
+
+def operator_check(forbidden: frozenset[str]) -> Any:
+    """A dispatch mode (a context manager) refusing the operators in ``forbidden`` (schema
+    names such as ``aten::_softmax``). Built on first use: torch is imported after the worker
+    confines itself."""
+    global _OperatorCheck
+    if _OperatorCheck is None:
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        class OperatorCheck(TorchDispatchMode):
+            def __init__(self, banned: frozenset[str]):
+                super().__init__()
+                self.banned = banned
+
+            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                                   kwargs: Any = None) -> Any:
+                name = func._schema.name
+                if name in self.banned:
+                    raise ForbiddenAPIError(
+                        f"the operator {name} is forbidden in this assignment (the run-time "
+                        "check saw your code reach it): implement it from scratch")
+                return func(*args, **(kwargs or {}))
+
+        _OperatorCheck = OperatorCheck
+    return _OperatorCheck(forbidden)
+
+
+_OperatorCheck: Any = None

@@ -12,7 +12,8 @@ Requests (plain data, see :mod:`autograder.common.wire`)::
     {"op": "vjp",     "target": id, "name": str | None, "args": ..., "kwargs": ...,
                       "cotangent": ...}
     {"op": "seed",    "seed": int}
-    every request may carry "release": [ids] (handles the grader no longer holds)
+    every request may carry "release": [ids] (handles the grader no longer holds) and
+    "check_ops": true (refuse the assignment's forbidden operators during it: worker.guards)
 
 Answers are ``{"ok": value, "types": {...}}`` or ``{"error": {"type", "message", "frames"}}``.
 Target 0 is the submission package. Values that are not plain data are kept in a handle table
@@ -37,8 +38,10 @@ ROOT_ID = 0
 class Server:
     """Handle table plus request dispatch."""
 
-    def __init__(self, package: Any, submission_root: str):
+    def __init__(self, package: Any, submission_root: str,
+                 forbidden_ops: frozenset[str] = frozenset()):
         self.objects: dict[int, Any] = {ROOT_ID: package}
+        self.forbidden_ops = forbidden_ops
         self.next_id = 1
         self.described: set[str] = set()
         self.new_types: dict[str, list[str]] = {}
@@ -64,6 +67,14 @@ class Server:
 
     # -- dispatch -------------------------------------------------------------------------------
     def handle(self, req: dict[str, Any]) -> Any:
+        if req.get("check_ops") and self.forbidden_ops:
+            from autograder.worker.guards import operator_check
+
+            with operator_check(self.forbidden_ops):
+                return self._handle(req)
+        return self._handle(req)
+
+    def _handle(self, req: dict[str, Any]) -> Any:
         for hid in req.get("release", ()):
             if hid != ROOT_ID:
                 self.objects.pop(hid, None)
@@ -174,7 +185,7 @@ def main() -> None:
         return
     if os.getpid() != server_pid:
         os._exit(0)
-    server = Server(package, root)
+    server = Server(package, root, frozenset(cfg.get("forbidden_ops", ())))
     send({"hello": {"callables": describe_methods(package), "sandbox": applied}})
     # The first optimizer a process builds imports torch._dynamo (about 2 s). Do it in the
     # background now, so the first timed test that trains something does not pay for it.

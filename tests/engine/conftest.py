@@ -14,6 +14,7 @@ officially, on a host without bubblewrap too. ``processes`` looks at the host's 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import textwrap
@@ -86,22 +87,23 @@ def course_secret() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def make_course(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """Factory: ``make_course(submission, hidden=None, *, public=None, reference=REFERENCE,
-    call_timeout_s=5, config="")`` -> course root.
+    call_timeout_s=5, forbidden=("torch.softmax",), config="")`` -> course root.
 
     ``submission``/``hidden``/``public``/``reference`` are a source (the package's
     ``__init__.py``, ``test_x.py``, ``test_public.py``) or ``{relative path: source}``;
-    ``config`` is appended to ``assignment.toml``.
+    ``config`` is appended to ``assignment.toml``. Tests of the sandbox, whose submissions use
+    ``os``, ``ctypes`` and the like on purpose, pass ``forbidden=()`` (no from-scratch rule).
     """
 
     def make(submission: Sources, hidden: Sources | None = None, *, public: Sources | None = None,
              reference: Sources | None = REFERENCE, call_timeout_s: float = 5,
-             config: str = "") -> Path:
+             forbidden: tuple[str, ...] = ("torch.softmax",), config: str = "") -> Path:
         root = tmp_path_factory.mktemp("course")
         pub = root / "tests" / "public" / NAME
         pub.mkdir(parents=True)
         (pub / "assignment.toml").write_text(
             f'title = "{NAME}"\ntime_budget_s = 30\ncall_timeout_s = {call_timeout_s}\n'
-            f'forbidden = ["torch.softmax"]\n{config}')
+            f'forbidden = {json.dumps(list(forbidden))}\n{config}')
         _write(root / "assignments" / NAME, submission, "__init__.py")
         if reference is not None:
             _write(root / "solutions" / NAME, reference, "__init__.py")

@@ -33,14 +33,15 @@ def test_dtypes_of_tensors_and_arrays_must_match() -> None:
                                     "from tiktoken import get_encoding\n",
                                     "import tiktoken.core\n"])
 def test_a_forbidden_module_is_found_however_it_is_imported(source: str) -> None:
-    from autograder.grading.forbidden import scan_source
+    from autograder.grading.forbidden import analyse
 
-    found = scan_source(source, "m.py", ("tiktoken", "torch.softmax"))
+    found = analyse({"m.py": source.encode()}, "demo", ("tiktoken", "torch.softmax")).violations
     assert [v.line for v in found] == [1]
     assert found[0].name.startswith("tiktoken")
 
 
 def test_an_allowed_module_is_not_reported() -> None:
-    from autograder.grading.forbidden import scan_source
+    from autograder.grading.forbidden import analyse
 
-    assert scan_source("import tiktokenizer\nimport torch\n", "m.py", ("tiktoken",)) == []
+    assert analyse({"m.py": b"import tiktokenizer\nimport torch\n"}, "demo",
+                   ("tiktoken",)).violations == []

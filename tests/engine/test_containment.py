@@ -278,7 +278,7 @@ def listener() -> Iterator[socket.socket]:
 
 @pytest.fixture(scope="module")
 def adversarial(make_course, grade, listener: socket.socket, tmp_path_factory):
-    root = make_course(ADVERSARIAL_SUBMISSION, ADVERSARIAL_TESTS, call_timeout_s=3)
+    root = make_course(ADVERSARIAL_SUBMISSION, ADVERSARIAL_TESTS, call_timeout_s=3, forbidden=())
     outside = tmp_path_factory.mktemp("outside")
     targets = [root / "results.json", root / "tests" / "hidden" / "demo" / "conftest.py",
                root / "assignments" / "demo" / "__init__.py", ENGINE_DIR / "llmsoc_pwned.txt",
@@ -421,7 +421,7 @@ def fork_bomb(make_course, grade, processes):
     # Forking a torch-sized process up to the pid limit takes well under a second on an idle
     # machine but several on a loaded one: the limit leaves room, so the test shows the pid
     # limit refusing the fork (BlockingIOError), never a timeout.
-    root = make_course(FORK_SUBMISSION, FORK_TESTS, call_timeout_s=20)
+    root = make_course(FORK_SUBMISSION, FORK_TESTS, call_timeout_s=20, forbidden=())
     graded = grade(root)
     processes.wait_until(lambda: not _leftovers(processes), 10)  # SIGKILLed ones are exiting
     return graded, _leftovers(processes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autograder.grading.config import Course
-from autograder.grading.forbidden import scan_sources
+from autograder.grading.forbidden import analyse
 from autograder.grading.runner import suite_hash
 from autograder.sandbox.intake import IntakeLimits, read_package
 
@@ -58,6 +58,6 @@ def test_the_static_scan_reads_what_the_intake_read(tmp_path: Path) -> None:
     (package / "sub" / "helper.py").write_text("import torch\n\nz = torch.softmax(x, 0)\n")
     (package / ".hidden.py").write_text("import torch\n\nz = torch.softmax(x, 0)\n")
     intake = read_package(tmp_path, ("assignments", "demo"), IntakeLimits())
-    assert sorted(intake.sources()) == ["__init__.py", "sub/helper.py"]
-    found = scan_sources(intake.sources(), intake.package, ("torch.softmax",))
+    assert sorted(intake.files) == ["__init__.py", "sub/helper.py"]
+    found = analyse(intake.files, intake.package, ("torch.softmax",)).violations
     assert [str(v) for v in found] and all("sub/helper.py" in str(v) for v in found)

@@ -425,7 +425,7 @@ def test_the_worker_sees_nothing_of_the_host(make_course, grade, tmp_path, monke
     /root and /work, no course checkout (hidden tests, solutions, secret, the trusted engine), no
     other checkout, no root-only file, no unix socket of the host, no package data sets, no
     other process's environment, and the worker is not root."""
-    course = make_course(VALID, LOOK_TEST)
+    course = make_course(VALID, LOOK_TEST, forbidden=())
     other = make_course(VALID, HIDDEN)  # another checkout of the course, on the same machine
     (other / "solutions" / "demo" / "__init__.py").write_text("SOLUTION-MARKER = 1\n")
     root_only_hidden = tmp_path / "root-only.txt"

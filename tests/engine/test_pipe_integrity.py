@@ -301,7 +301,7 @@ HOSTILE_TESTS = f"""
 def test_hostile_frames_cost_one_test_each(make_course, grade) -> None:
     """Each injected frame costs the test that was running (a crash); the grade completes and
     the worker, restarted, answers the next test."""
-    graded = grade(make_course(HOSTILE, HOSTILE_TESTS))
+    graded = grade(make_course(HOSTILE, HOSTILE_TESTS, forbidden=()))
     for kind in KINDS:
         t = graded[f"test_inject[{kind}]"]
         assert (t.status, t.earned) == ("crash", 0), (kind, t.feedback)

@@ -152,8 +152,9 @@ def secret_digits(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def plugin_runs(make_course, grade, tmp_path_factory):
-    """The same course graded four times: as is, again, with one byte of the submission
-    changed, and under another course secret. Returns (root, [(graded, seed log)])."""
+    """The same course graded five times: as is, again, with one byte of the submission
+    changed, under another course secret, and as a student's repository (no reference).
+    Returns (root, [(graded, seed log)])."""
     root = make_course(SUBMISSION, HIDDEN, public=PUBLIC, reference=REFERENCE)
     logs = tmp_path_factory.mktemp("seedlogs")
     package = root / "assignments" / "demo" / "__init__.py"
@@ -173,7 +174,17 @@ def plugin_runs(make_course, grade, tmp_path_factory):
             graded = grade(root)
             records = {r["test"]: r for r in map(json.loads, log.read_text().splitlines())}
             runs.append((graded, records))
-    package.write_text(original)
+        package.write_text(original)
+        mp.setenv("LLMSOC_SECRET", COURSE_SECRET)
+        log = logs / "student.jsonl"
+        mp.setenv("LLMSOC_TEST_SEED_LOG", str(log))
+        (root / "solutions").rename(root / "solutions-away")
+        try:
+            graded = grade(root, official=False)
+        finally:
+            (root / "solutions-away").rename(root / "solutions")
+        runs.append((graded, {r["test"]: r for r in map(json.loads,
+                                                         log.read_text().splitlines())}))
     return root, runs
 
 
@@ -240,18 +251,21 @@ def _nodeid(visibility: str) -> str:
 
 def test_seeds(plugin_runs) -> None:
     root, runs = plugin_runs
-    (_, base), (_, again), (_, changed), (_, other_secret) = runs
-    # public: fixed, whatever the submission or the course secret
-    public = base["public"]["seed"]
+    (_, base), (_, again), (_, changed), (_, other_secret), (_, student) = runs
+    # public, where snapshots are the expected values (no reference): fixed
+    public = student["public"]["seed"]
     assert public == seeds.public_seed(_nodeid("public"))
-    assert [r["public"] for r in (again, changed, other_secret)] == [base["public"]] * 3
-    # hidden: HMAC(course secret, submission hash | test); same submission, same seed
-    assert again["hidden"] == base["hidden"]
+    # hidden, and public where the reference is present: HMAC(course secret, submission hash |
+    # test); same submission, same seed
+    assert again["hidden"] == base["hidden"] and again["public"] == base["public"]
     digest = read_package(root, ("assignments", "demo"), IntakeLimits()).digest()
-    assert base["hidden"]["seed"] == seeds.hidden_seed(COURSE_SECRET.encode(), digest,
-                                                       _nodeid("hidden"))
+    secret = COURSE_SECRET.encode()
+    assert base["hidden"]["seed"] == seeds.hidden_seed(secret, digest, _nodeid("hidden"))
+    assert base["public"]["seed"] == seeds.hidden_seed(secret, digest,
+                                                       "public|" + _nodeid("public"))
     assert len({base["hidden"]["seed"], changed["hidden"]["seed"],
-                other_secret["hidden"]["seed"], public}) == 4
+                other_secret["hidden"]["seed"], public, base["public"]["seed"],
+                changed["public"]["seed"], other_secret["public"]["seed"]}) == 7
     for records in (base, changed):
         for r in records.values():  # rng follows the test's seed, the worker a one-way image
             assert r["rng"] == torch.randint(
