@@ -23,12 +23,12 @@
 An assignment may allow some of these (``allow`` in ``assignment.toml``).
 
 **How a violation is scored.** Each violation lies in the definitions around it (its *owners*:
-``CNN`` and ``forward`` for a line in ``CNN.forward``; the bound names for an import or
-assignment at module level). A test loses its points when it exercised an owner: the names the
-test asked the submission for (``submission.CNN``, ``model.generate``), closed over the names
-each definition's body mentions (calls, attributes, literal ``getattr`` names; a class brings
-all its methods). Code that runs at import time (module-level statements other than imports and
-assignments, decorators other than the usual ones, default values, base classes, unparseable or
+``CNN`` and ``forward`` for a line in ``CNN.forward``; the bound names for an import, or for an
+assignment that calls nothing, at module level). A test loses its points when it exercised an
+owner: the names the test asked the submission for (``submission.CNN``, ``model.generate``),
+closed over the names each definition's body mentions (calls, attributes, literal ``getattr``
+names; a class brings all its methods). Code that runs at import time (other module-level
+statements, decorators other than the usual ones, default values, base classes, unparseable or
 compiled files) costs every test. The analysis is by name, so it errs towards charging a test.
 """
 
@@ -83,11 +83,11 @@ SAFE_DECORATORS = frozenset({
 EXTENSION_SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES) + (".so", ".pyd", ".dll",
                                                                       ".dylib")
 KINDS = {
-    "forbidden": "which this assignment forbids",
-    "dynamic": "dynamic access that the from-scratch check cannot follow",
-    "private": "internals that are off limits (private names, the grader's own modules)",
+    "forbidden": "forbidden in this assignment",
+    "dynamic": "dynamic access, which the from-scratch check cannot follow",
+    "private": "off limits (private names, the grader's own modules)",
     "unparseable": "a file the from-scratch check cannot read fails it",
-    "compiled": "compiled code cannot be checked",
+    "compiled": "compiled code, which the from-scratch check cannot read",
 }
 
 
@@ -372,6 +372,11 @@ def _mentioned(node: ast.AST) -> set[str]:
     return found
 
 
+def _calls(node: ast.AST) -> bool:
+    """Whether evaluating ``node`` calls something (so it may do anything at import)."""
+    return any(isinstance(sub, ast.Call) for sub in ast.walk(node))
+
+
 def _decorator_name(node: ast.expr) -> str:
     while isinstance(node, ast.Call):
         node = node.func
@@ -407,7 +412,8 @@ def _walk(tree: ast.Module) -> Iterator[tuple[ast.AST, tuple[str, ...], bool]]:
             pass  # owned by the names it binds (see _File.run)
         elif top and isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and all(
                 isinstance(t, ast.Name) for t in (
-                    node.targets if isinstance(node, ast.Assign) else [node.target])):
+                    node.targets if isinstance(node, ast.Assign) else [node.target])) and not (
+                node.value is not None and _calls(node.value)):
             bound = owners + tuple(_bound_names(node))
             children += [(c, bound, False) for c in ast.iter_child_nodes(node)]
         elif top and isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
