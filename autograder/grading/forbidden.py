@@ -175,6 +175,10 @@ class _Rule:
         self.package = package
         self.family = {_norm(f.rsplit(".", 1)[-1]) for f in forbidden}
         self.methods = {f.rsplit(".", 1)[1] for f in forbidden if f.startswith("torch.Tensor.")}
+        tensor = _lookup_loaded("torch.Tensor")
+        if tensor is not None:  # tensor methods of the family: x.softmax when softmax is banned
+            self.methods |= {n for n in dir(tensor)
+                             if not n.startswith("_") and _norm(n) in self.family}
         self.objects = [o for o in (_lookup(f) for f in forbidden) if o is not None]
 
     def check_dotted(self, name: str, bare: bool = False) -> tuple[str, str] | None:
@@ -200,6 +204,9 @@ class _Rule:
             break
         if any(name == f or name.startswith(f + ".") for f in self.forbidden):
             return "forbidden", name
+        if bare and isinstance(_lookup_loaded(name), ModuleType) and any(
+                f.startswith(name + ".") for f in self.forbidden):
+            return "dynamic", f"{name} taken as a value"  # `g = F`, then g.softmax
         if len(parts) > 1 and _norm(parts[-1]) in self.family:
             return "forbidden", name
         for i in range(2, len(parts) + 1):
@@ -209,9 +216,8 @@ class _Rule:
         return None
 
     def is_method(self, attr: str) -> bool:
-        """An attribute reached on an object of unknown origin that may be forbidden (a tensor
-        method, or a module of the family reached through a variable)."""
-        return attr in self.methods or _norm(attr) in self.family
+        """An attribute, on an object of unknown type, that may be a forbidden tensor method."""
+        return attr in self.methods
 
 
 class _File:
@@ -260,7 +266,7 @@ class _File:
                 self.mark_chain(node)
                 yield from self.verdict(node, found, bare=True)
             elif self.rule.is_method(node.attr) and not _on_self(node.value):
-                yield line, f"{node.attr} (as torch.Tensor.{node.attr} or through a variable)", \
+                yield line, f"{node.attr} (as torch.Tensor.{node.attr})", \
                     "forbidden"
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for a in node.names:
@@ -283,7 +289,7 @@ class _File:
                 if owner is not None:
                     yield from self.verdict(node, f"{owner}.{attr}")
                 elif self.rule.is_method(attr) and not _on_self(node.args[0]):
-                    yield line, f"{attr} (as torch.Tensor.{attr} or through a variable)", \
+                    yield line, f"{attr} (as torch.Tensor.{attr})", \
                         "forbidden"
                 if attr in DYNAMIC_ATTRIBUTES:
                     yield line, attr, "dynamic"
@@ -291,6 +297,7 @@ class _File:
                 yield line, f"{func.id} with a computed name", "dynamic"
         elif self.dotted(func) == "torch.load":
             self.checked.add(id(func))
+            self.mark_chain(func)
             if not any(k.arg == "weights_only" and isinstance(k.value, ast.Constant)
                        and k.value.value is True for k in node.keywords):
                 yield line, "torch.load without weights_only=True", "dynamic"
