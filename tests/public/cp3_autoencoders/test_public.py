@@ -1,8 +1,10 @@
-"""Self-check for Checkpoint 3: one small test per task, on fixed inputs.
+"""Self-check for Checkpoint 3: one small test per task.
 
 Run them with ``llmsoc check cp3_autoencoders`` (add ``--debug`` to run your code in-process,
-so breakpoints work) or ``pytest tests/public/cp3_autoencoders``. Expected values come from
-snapshots of the reference solution; the graded hidden tests check much more (other shapes and
+so breakpoints work) or ``pytest tests/public/cp3_autoencoders``. Each test draws its inputs
+(images, logits, latent statistics, noise, layer sizes, data split) from its seed: a fixed one
+in a self-check, where the expected values come from snapshots of the reference solution, and a
+secret one in the official grade. The graded hidden tests check much more (other shapes and
 dtypes, gradients, invariants, training on held-out digits, generation) on inputs you cannot see.
 """
 
@@ -11,32 +13,35 @@ import torch
 
 from autograder.grading import checks
 from autograder.support.digits import load_digits_split
-from autograder.grading.inputs import wave
-
-AE_CONFIG = (5, 32)  # latent_dim, hidden
-VAE_CONFIG = (4, 32)
 
 
-def pixels(batch, phase=0.0):
-    """(batch, 1, 8, 8) fixed grey images in [0, 1]."""
-    return (wave(batch, 1, 8, 8, phase=phase) * 0.5 + 0.5).clamp(0, 1)
+def pixels(inputs, batch):
+    """(batch, 1, 8, 8) grey images in [0, 1]."""
+    return (inputs.wave(batch, 1, 8, 8) * 0.5 + 0.5).clamp(0, 1)
 
 
-def reference_state(ref, cls, config):
+def model_config(inputs):
+    """(latent_dim, hidden)."""
+    return inputs.randint(2, 8), inputs.randint(16, 40)
+
+
+def reference_state(ref, cls, config, torch_seed):
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+        torch.manual_seed(torch_seed)
         return getattr(ref, cls)(*config).state_dict()
 
 
-def student_model(submission, snapshot, cls, config):
-    """The student's model holding the reference's seed-0 weights."""
-    state = snapshot(f"{cls}_state", lambda ref: reference_state(ref, cls, config))
+def student_model(submission, snapshot, inputs, cls):
+    """``(model, state, config)``: the student's ``cls`` of a seeded configuration, holding the
+    reference's initial weights."""
+    config, torch_seed = model_config(inputs), inputs.torch_seed()
+    state = snapshot(f"{cls}_state", lambda ref: reference_state(ref, cls, config, torch_seed))
     model = getattr(submission, cls)(*config)
     got = model.state_dict()
     checks.expect(sorted(got) == sorted(state), "shape",
-                  f"{cls} parameters are named {sorted(got)}, expected {sorted(state)}")
+                  f"{cls}{config} parameters are named {sorted(got)}, expected {sorted(state)}")
     model.load_state_dict(state)
-    return model, state
+    return model, state, config
 
 
 def reference_model(ref, cls, config, state):
@@ -48,8 +53,10 @@ def reference_model(ref, cls, config, state):
 @pytest.mark.points(1)
 @pytest.mark.category("value")
 @pytest.mark.hint("Sum over the pixels of each image, then average over the batch ('mean').")
-def test_reconstruction_losses_basic(submission, snapshot):
-    x, x_hat, logits = pixels(3), pixels(3, phase=1.0), wave(3, 1, 8, 8, scale=4.0, phase=2.0)
+def test_reconstruction_losses_basic(submission, snapshot, inputs):
+    batch = inputs.randint(2, 5)
+    x, x_hat = pixels(inputs, batch), pixels(inputs, batch)
+    logits = inputs.wave(batch, 1, 8, 8, scale=4.0)
     expected = snapshot("losses", lambda ref: {
         "mse": ref.mse_loss(x_hat, x), "mse_none": ref.mse_loss(x_hat, x, reduction="none"),
         "bce": ref.bernoulli_nll(logits, x),
@@ -67,8 +74,11 @@ def test_reconstruction_losses_basic(submission, snapshot):
 @pytest.mark.category("value")
 @pytest.mark.hint("KL = 0.5 * sum(exp(logvar) + mu^2 - 1 - logvar) over the latent dimensions; "
                   "z = mu + exp(logvar / 2) * eps.")
-def test_kl_and_reparameterize_basic(submission, snapshot):
-    mu, logvar, eps = wave(4, 3, scale=2.0), wave(4, 3, phase=1.0), wave(4, 3, phase=2.0)
+def test_kl_and_reparameterize_basic(submission, snapshot, inputs):
+    batch, d = inputs.randint(3, 6), inputs.randint(2, 5)
+    mu = inputs.wave(batch, d, scale=2.0)
+    logvar = inputs.wave(batch, d, scale=inputs.uniform(0.5, 1.5))
+    eps = inputs.wave(batch, d)
     expected = snapshot("kl_reparam", lambda ref: {
         "kl": ref.kl_divergence(mu, logvar, reduction="none"),
         "z": ref.reparameterize(mu, logvar, eps),
@@ -85,13 +95,13 @@ def test_kl_and_reparameterize_basic(submission, snapshot):
 @pytest.mark.category("value")
 @pytest.mark.hint("Build the layers exactly as the MLPAutoencoder docstring lists them; forward "
                   "is sigmoid(decoder(encoder(x))).")
-def test_mlp_autoencoder_basic(submission, snapshot):
-    model, state = student_model(submission, snapshot, "MLPAutoencoder", AE_CONFIG)
-    x = pixels(2)
+def test_mlp_autoencoder_basic(submission, snapshot, inputs):
+    model, state, config = student_model(submission, snapshot, inputs, "MLPAutoencoder")
+    x = pixels(inputs, inputs.randint(2, 4))
 
     def outputs(ref):
         with torch.no_grad():
-            m = reference_model(ref, "MLPAutoencoder", AE_CONFIG, state)
+            m = reference_model(ref, "MLPAutoencoder", config, state)
             return {"code": m.encode(x), "recon": m(x)}
 
     expected = snapshot("mlp_outputs", outputs)
@@ -103,15 +113,16 @@ def test_mlp_autoencoder_basic(submission, snapshot):
 @pytest.mark.category("value")
 @pytest.mark.hint("negative_elbo = bernoulli_nll(logits, x) + KL per image, averaged over the "
                   "batch; iwae_nll = -log mean_k exp(log p(x|z_k) + log p(z_k) - log q(z_k|x)).")
-def test_vae_losses_basic(submission, snapshot):
-    model, state = student_model(submission, snapshot, "VAE", VAE_CONFIG)
-    x = pixels(3)
-    eps = wave(3, VAE_CONFIG[0], phase=0.5)
-    eps_k = wave(5, 3, VAE_CONFIG[0], phase=1.5)
+def test_vae_losses_basic(submission, snapshot, inputs):
+    model, state, config = student_model(submission, snapshot, inputs, "VAE")
+    batch, k = inputs.randint(2, 4), inputs.randint(3, 6)
+    x = pixels(inputs, batch)
+    eps = inputs.wave(batch, config[0])
+    eps_k = inputs.wave(k, batch, config[0])
 
     def outputs(ref):
         with torch.no_grad():
-            m = reference_model(ref, "VAE", VAE_CONFIG, state)
+            m = reference_model(ref, "VAE", config, state)
             return {"neg_elbo": m.negative_elbo(x, eps, reduction="none"),
                     "iwae": m.iwae_nll(x, eps_k, reduction="none")}
 
@@ -119,15 +130,16 @@ def test_vae_losses_basic(submission, snapshot):
     checks.assert_close(model.negative_elbo(x, eps, reduction="none"), expected["neg_elbo"],
                         atol=1e-4, what="negative ELBO per image")
     checks.assert_close(model.iwae_nll(x, eps_k, reduction="none"), expected["iwae"],
-                        atol=1e-4, what="IWAE NLL (K=5) per image")
+                        atol=1e-4, what=f"IWAE NLL (K={k}) per image")
 
 
 @pytest.mark.points(1)
 @pytest.mark.category("error-handling")
 @pytest.mark.hint("encode raises ValueError unless x is (B, 1, 8, 8); constructors raise "
                   "ValueError for latent_dim < 1.")
-def test_bad_input_basic(submission):
-    checks.assert_raises(ValueError, submission.VAE(*VAE_CONFIG).encode, wave(4, 64))
+def test_bad_input_basic(submission, inputs):
+    vae = submission.VAE(*model_config(inputs))
+    checks.assert_raises(ValueError, vae.encode, inputs.wave(inputs.randint(1, 5), 64))
     checks.assert_raises(ValueError, submission.MLPAutoencoder, 0)
 
 
@@ -136,10 +148,10 @@ def test_bad_input_basic(submission):
 @pytest.mark.timeout(90)
 @pytest.mark.hint("Check the loss curve with the training script; the loss is reconstruction + "
                   "KL, averaged over the batch.")
-def test_train_vae_basic(submission):
-    split = load_digits_split(0, scaling="unit")
+def test_train_vae_basic(submission, inputs):
+    split = load_digits_split(inputs.randint(0, 2**31 - 1), scaling="unit")
     x_train = torch.cat([split.x_train, split.x_val])
-    model = submission.train_vae(x_train, seed=0)
+    model = submission.train_vae(x_train, seed=inputs.randint(0, 9999))
     neg_elbo = float(model.negative_elbo(split.x_test, torch.zeros(len(split.x_test), 8)))
     checks.expect(neg_elbo < 26.0, "threshold",
                   f"test negative ELBO (at the encoder means) {neg_elbo:.2f} >= 26 nats")
