@@ -10,6 +10,7 @@ through one of these helpers (or :func:`fail`) rather than a bare ``assert``; a 
     checks.assert_grads_close(got_vjp, ref_vjp)
     checks.expect(acc >= 0.97, "threshold", f"held-out accuracy {acc:.3f} < 0.97")
     checks.assert_raises(ValueError, submission.softmax, bad_input)
+    out = checks.assert_inputs_unchanged(submission.mask_tokens, ids, rng_seed)
 """
 
 from __future__ import annotations
@@ -153,3 +154,33 @@ def assert_raises(
         t.__name__ for t in exc_type)
     fail("error-handling", f"expected {names} to be raised, nothing was raised")
     raise AssertionError  # unreachable
+
+
+def assert_inputs_unchanged(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, failing with ``value`` when the call changed a tensor or array
+    argument in place, also inside a list, tuple or dict (a docstring that says the input is
+    left unchanged). Works on remote calls, where the worker only ever holds copies, through
+    :func:`autograder.grading.proxy.observed_call`."""
+    from autograder.grading.proxy import observed_call
+
+    seen = observed_call(fn, *args, **kwargs)
+    expect(len(seen.args) == len(args), "value", "the call did not give back its arguments")
+    pairs = [(f"argument {i + 1}", a, b)
+             for i, (a, b) in enumerate(zip(args, seen.args, strict=True))]
+    pairs += [(f"argument {k}", kwargs[k], seen.kwargs.get(k)) for k in kwargs]
+    while pairs:
+        what, before, after = pairs.pop()
+        if isinstance(before, (torch.Tensor, np.ndarray)):
+            b, a = _as_tensor(before, what), _as_tensor(after, what)
+            expect(a.shape == b.shape and bool(torch.equal(a, b)), "value",
+                   f"the call changed its {what} in place; it must leave it unchanged")
+        elif isinstance(before, (list, tuple)):
+            expect(isinstance(after, (list, tuple)) and len(after) == len(before), "value",
+                   f"the call changed its {what} in place; it must leave it unchanged")
+            pairs += [(f"{what}[{i}]", x, y) for i, (x, y) in enumerate(zip(before, after,
+                                                                               strict=True))]
+        elif isinstance(before, dict):
+            expect(isinstance(after, dict) and set(after) == set(before), "value",
+                   f"the call changed its {what} in place; it must leave it unchanged")
+            pairs += [(f"{what}[{k!r}]", before[k], after[k]) for k in before]
+    return seen.result

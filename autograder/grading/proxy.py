@@ -14,10 +14,12 @@ Proxies::
     m = sub.MLP(2, 16, 2)             # construct -> RemoteObject
     m(x); m.forward(x); m.state_dict(); m.training; m.lr = 0.1
     m.forward.vjp(x, cotangent=g)     # gradients computed in the worker
+    observed_call(sub.mask, x).args   # the arguments as the call left them
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import select
@@ -375,6 +377,27 @@ def _checked_answer(answer: Any, seq: int | None) -> dict[str, Any]:
     return answer
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A call's result and its arguments as the call left them (see :func:`observed_call`)."""
+
+    result: Any
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def observed_call(fn: Any, *args: Any, **kwargs: Any) -> Observed:
+    """``fn(*args, **kwargs)`` and what it did to its arguments, for a remote callable and for
+    a local one alike (``--llmsoc-debug``; the call then gets deep copies, so the test's own
+    values stay as they were either way)."""
+    if isinstance(fn, (RemoteCallable, RemoteObject)):
+        target = fn if isinstance(fn, RemoteCallable) else RemoteCallable(
+            fn._worker, fn._id, None, fn._generation, fn._type, fn)
+        return target.observe(*args, **kwargs)
+    args_copy, kwargs_copy = copy.deepcopy((args, kwargs))
+    return Observed(fn(*args_copy, **kwargs_copy), tuple(args_copy), kwargs_copy)
+
+
 class RemoteCallable:
     """A function, method or callable object in the worker."""
 
@@ -396,6 +419,14 @@ class RemoteCallable:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._worker.request({"op": "call", "target": self._target, "name": self._name,
                                      "args": args, "kwargs": kwargs}, self._generation)
+
+    def observe(self, *args: Any, **kwargs: Any) -> Observed:
+        """Call, and see the arguments as the call left them (the worker works on copies of
+        what is sent, so an in-place change is visible only this way)."""
+        out, args_after, kwargs_after = self._worker.request(
+            {"op": "call", "target": self._target, "name": self._name, "args": args,
+             "kwargs": kwargs, "observe": True}, self._generation)
+        return Observed(out, tuple(args_after), dict(kwargs_after))
 
     def vjp(self, *args: Any, cotangent: Any, **kwargs: Any) -> VJP:
         """Output and vector-Jacobian product, computed in the worker (autograder.common.grad)."""

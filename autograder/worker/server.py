@@ -6,7 +6,8 @@ output goes to fd 2 (a log the grader keeps), so nothing it writes can forge an 
 
 Requests (plain data, see :mod:`autograder.common.wire`)::
 
-    {"op": "call",    "target": id, "name": str | None, "args": (...), "kwargs": {...}}
+    {"op": "call",    "target": id, "name": str | None, "args": (...), "kwargs": {...},
+                      "observe": bool}   # observe: answer [result, args, kwargs] after the call
     {"op": "getattr", "target": id, "name": str}
     {"op": "setattr", "target": id, "name": str, "value": v}
     {"op": "vjp",     "target": id, "name": str | None, "args": ..., "kwargs": ...,
@@ -90,7 +91,10 @@ class Server:
             return None
         fn = target if req.get("name") is None else getattr(target, req["name"])
         if op == "call":
-            return fn(*req.get("args", ()), **req.get("kwargs", {}))
+            args, kwargs = list(req.get("args", ())), dict(req.get("kwargs", {}))
+            out = fn(*args, **kwargs)
+            # observe: also the arguments as the call left them (this side's copies)
+            return [out, args, kwargs] if req.get("observe") else out
         if op == "vjp":
             from autograder.common.grad import local_vjp, owner_module
 

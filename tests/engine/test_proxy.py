@@ -25,7 +25,13 @@ from autograder.grading.errors import (
     SubmissionError,
 )
 from autograder.grading.plugin import import_package
-from autograder.grading.proxy import RemoteObject, Submission, Worker, WorkerOptions
+from autograder.grading.proxy import (
+    RemoteObject,
+    Submission,
+    Worker,
+    WorkerOptions,
+    observed_call,
+)
 from autograder.sandbox.intake import IntakeLimits, read_package
 
 SUBMISSION = {
@@ -134,6 +140,17 @@ SUBMISSION = {
 
         def custom():
             raise Oops("custom failure")
+
+
+        def zero_first(x, scale=None):
+            x[0] = 0
+            if scale is not None:
+                scale.mul_(2)
+            return x.sum()
+
+
+        def pure(x, scale=None):
+            return x.sum()
 
 
         def uses_softmax(x):
@@ -424,3 +441,22 @@ def test_stale_handles_after_close(sub: Submission, worker: Worker) -> None:
         with pytest.raises(StaleHandle):
             action()
     assert Submission(worker).combine(1, 1, c=1) == {"sum": 2, "extra": []}  # a fresh worker
+
+
+@pytest.mark.parametrize("where", ["remote", "local"])
+def test_a_test_sees_what_a_call_did_to_its_arguments(sub: Submission, local: ModuleType,
+                                                      where: str) -> None:
+    """The worker only ever holds copies of what is sent, so "the input is left unchanged" is
+    observable only through an observed call; in-process it works on copies too."""
+    pkg = sub if where == "remote" else local
+    x, scale = torch.ones(3), torch.ones(2)
+    seen = observed_call(pkg.zero_first, x, scale=scale)
+    assert float(seen.result) == 2.0
+    assert seen.args[0].tolist() == [0.0, 1.0, 1.0] and seen.kwargs["scale"].tolist() == [2, 2]
+    assert x.tolist() == [1.0, 1.0, 1.0] and scale.tolist() == [1.0, 1.0]  # ours untouched
+    assert float(checks.assert_inputs_unchanged(pkg.pure, x, scale=scale)) == 3.0
+    with pytest.raises(checks.CheckFailure) as info:
+        checks.assert_inputs_unchanged(pkg.zero_first, x)
+    assert info.value.failure_class == "value" and "argument 1" in str(info.value)
+    with pytest.raises(checks.CheckFailure):
+        checks.assert_inputs_unchanged(pkg.zero_first, torch.ones(3), scale=torch.ones(2))

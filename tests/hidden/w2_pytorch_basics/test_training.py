@@ -28,13 +28,14 @@ def moons(np_rng, n_train=N_TRAIN, n_test=N_TEST):
 @pytest.mark.points(1)
 @pytest.mark.category("value")
 @pytest.mark.hint("Plain gradient descent moves every parameter against its gradient, scaled by "
-                  "the learning rate; return new tensors in the order of params.")
+                  "the learning rate; return new tensors in the order of params and leave the "
+                  "inputs unchanged.")
 def test_sgd_step_values(submission, reference, rng, device):
     params, grads = params_and_grads(rng)
     params, grads = [p.to(device) for p in params], [g.to(device) for g in grads]
     for lr in (0.1, 0.013):
-        checks.assert_close(submission.sgd_step(params, grads, lr),
-                            reference.sgd_step(params, grads, lr), atol=1e-12, rtol=1e-10,
+        got = checks.assert_inputs_unchanged(submission.sgd_step, params, grads, lr)
+        checks.assert_close(got, reference.sgd_step(params, grads, lr), atol=1e-12, rtol=1e-10,
                             what=f"sgd_step with lr={lr}")
 
 
