@@ -160,7 +160,7 @@ def analyse(files: dict[str, bytes], package: str, forbidden: tuple[str, ...],
 
 
 def _allowed(name: str, allow: tuple[str, ...]) -> bool:
-    return any(name == a or name.startswith(a + ".") for a in allow)
+    return any(name == a or name.startswith((a + ".", a + " ")) for a in allow)
 
 
 def _norm(name: str) -> str:
@@ -179,7 +179,9 @@ class _Rule:
         if tensor is not None:  # tensor methods of the family: x.softmax when softmax is banned
             self.methods |= {n for n in dir(tensor)
                              if not n.startswith("_") and _norm(n) in self.family}
-        self.objects = [o for o in (_lookup(f) for f in forbidden) if o is not None]
+        # the forbidden objects themselves, as far as they are loaded here (nothing is
+        # imported for the check: a forbidden library may be large or absent)
+        self.objects = [o for o in map(_lookup_loaded, forbidden) if o is not None]
 
     def check_dotted(self, name: str, bare: bool = False) -> tuple[str, str] | None:
         """``(kind, shown name)`` when an imported dotted name breaks the rule; ``bare``: the
@@ -214,10 +216,6 @@ class _Rule:
             if obj is not None and any(obj is o for o in self.objects):
                 return "forbidden", ".".join(parts[:i])
         return None
-
-    def is_method(self, attr: str) -> bool:
-        """An attribute, on an object of unknown type, that may be a forbidden tensor method."""
-        return attr in self.methods
 
 
 class _File:
@@ -265,9 +263,8 @@ class _File:
             if found is not None:
                 self.mark_chain(node)
                 yield from self.verdict(node, found, bare=True)
-            elif self.rule.is_method(node.attr) and not _on_self(node.value):
-                yield line, f"{node.attr} (as torch.Tensor.{node.attr})", \
-                    "forbidden"
+            else:
+                yield from self.method_use(line, node.attr, node.value)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             for a in node.names:
                 if a.name == "*":
@@ -288,9 +285,8 @@ class _File:
                 owner = self.dotted(node.args[0])
                 if owner is not None:
                     yield from self.verdict(node, f"{owner}.{attr}")
-                elif self.rule.is_method(attr) and not _on_self(node.args[0]):
-                    yield line, f"{attr} (as torch.Tensor.{attr})", \
-                        "forbidden"
+                else:
+                    yield from self.method_use(line, attr, node.args[0])
                 if attr in DYNAMIC_ATTRIBUTES:
                     yield line, attr, "dynamic"
             else:
@@ -310,6 +306,12 @@ class _File:
             yield line, found[1], found[0]
         elif name == "torch.load" and bare:  # a call is checked in check_call
             yield line, "torch.load taken as a value", "dynamic"
+
+    def method_use(self, line: int, attr: str, receiver: ast.AST
+                   ) -> Iterator[tuple[int, str, str]]:
+        """``receiver.attr`` on an object of unknown type: a forbidden tensor method maybe."""
+        if attr in self.rule.methods and not _on_self(receiver):
+            yield line, f"{attr} (as torch.Tensor.{attr})", "forbidden"
 
     def mark_chain(self, node: ast.AST) -> None:
         while isinstance(node, ast.Attribute):
@@ -354,10 +356,13 @@ def _on_self(node: ast.AST) -> bool:
             and node.func.id == "super")
 
 
-def _bound_names(node: ast.AST) -> list[str]:
-    targets = node.targets if isinstance(node, ast.Assign) else [node.target]  # type: ignore
+def _targets(node: ast.Assign | ast.AnnAssign | ast.AugAssign) -> list[ast.expr]:
+    return node.targets if isinstance(node, ast.Assign) else [node.target]
+
+
+def _bound_names(node: ast.Assign | ast.AnnAssign | ast.AugAssign) -> list[str]:
     names: list[str] = []
-    for t in targets:
+    for t in _targets(node):
         for sub in ast.walk(t):
             if isinstance(sub, ast.Name):
                 names.append(sub.id)
@@ -387,7 +392,7 @@ def _calls(node: ast.AST) -> bool:
 def _decorator_name(node: ast.expr) -> str:
     while isinstance(node, ast.Call):
         node = node.func
-    while isinstance(node, ast.Attribute):
+    if isinstance(node, ast.Attribute):
         return node.attr
     return node.id if isinstance(node, ast.Name) else ""
 
@@ -418,8 +423,7 @@ def _walk(tree: ast.Module) -> Iterator[tuple[ast.AST, tuple[str, ...], bool]]:
         elif top and isinstance(node, (ast.Import, ast.ImportFrom)):
             pass  # owned by the names it binds (see _File.run)
         elif top and isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and all(
-                isinstance(t, ast.Name) for t in (
-                    node.targets if isinstance(node, ast.Assign) else [node.target])) and not (
+                isinstance(t, ast.Name) for t in _targets(node)) and not (
                 node.value is not None and _calls(node.value)):
             bound = owners + tuple(_bound_names(node))
             children += [(c, bound, False) for c in ast.iter_child_nodes(node)]
@@ -440,27 +444,9 @@ def _walk(tree: ast.Module) -> Iterator[tuple[ast.AST, tuple[str, ...], bool]]:
         stack.extend(reversed(children))
 
 
-def _lookup(name: str) -> Any:
-    """The object a forbidden dotted name denotes, importing its module (trusted side: only
-    names the instructor listed)."""
-    parts = name.split(".")
-    for i in range(len(parts), 0, -1):
-        try:
-            obj: Any = importlib.import_module(".".join(parts[:i]))
-        except Exception:  # noqa: BLE001 - not installed here, or not a module
-            continue
-        try:
-            for p in parts[i:]:
-                obj = getattr(obj, p)
-        except Exception:  # noqa: BLE001
-            return None
-        return obj
-    return None
-
-
 def _lookup_loaded(name: str) -> Any:
-    """The object a submission's dotted name denotes, through modules already loaded here
-    (never importing anything a submission names)."""
+    """The object a dotted name denotes, through modules already loaded here (never importing
+    anything, least of all what a submission names)."""
     parts = name.split(".")
     obj: Any = sys.modules.get(parts[0])
     if obj is None:
