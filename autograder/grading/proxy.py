@@ -112,7 +112,7 @@ class Worker:
 
     def begin_test(self, timeout_s: float, check_ops: bool = True) -> None:
         """Budget the test's calls; ``check_ops``: refuse forbidden operators in them (a cost
-        of about 7 us per operator, so the plugin leaves it off for training tests)."""
+        of 7-20 us per operator, so the plugin leaves it off for training tests)."""
         self.budget = Budget(timeout_s, self.threads)
         self.check_ops = check_ops
 

@@ -81,28 +81,27 @@ def _guard(value: Any, name: str, root: str) -> Any:
 
 def operator_check(forbidden: frozenset[str]) -> Any:
     """A dispatch mode (a context manager) refusing the operators in ``forbidden`` (schema
-    names such as ``aten::_softmax``). Built on first use: torch is imported after the worker
-    confines itself."""
-    global _OperatorCheck
-    if _OperatorCheck is None:
-        from torch.utils._python_dispatch import TorchDispatchMode
-
-        class OperatorCheck(TorchDispatchMode):
-            def __init__(self, banned: frozenset[str]):
-                super().__init__()
-                self.banned = banned
-
-            def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
-                                   kwargs: Any = None) -> Any:
-                name = func._schema.name
-                if name in self.banned:
-                    raise ForbiddenAPIError(
-                        f"the operator {name} is forbidden in this assignment (the run-time "
-                        "check saw your code reach it): implement it from scratch")
-                return func(*args, **(kwargs or {}))
-
-        _OperatorCheck = OperatorCheck
-    return _OperatorCheck(forbidden)
+    names such as ``aten::_softmax``)."""
+    return _operator_check_class()(forbidden)
 
 
-_OperatorCheck: Any = None
+@functools.cache
+def _operator_check_class() -> type:
+    """Defined on first use: torch is imported only after the worker has confined itself."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class OperatorCheck(TorchDispatchMode):
+        def __init__(self, banned: frozenset[str]):
+            super().__init__()
+            self.banned = banned
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: Any = (),
+                               kwargs: Any = None) -> Any:
+            name = func._schema.name
+            if name in self.banned:
+                raise ForbiddenAPIError(
+                    f"the operator {name} is forbidden in this assignment (the run-time check "
+                    "saw your code reach it): implement it from scratch")
+            return func(*args, **(kwargs or {}))
+
+    return OperatorCheck

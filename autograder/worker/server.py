@@ -33,6 +33,8 @@ import threading
 import traceback
 from typing import Any
 
+from autograder.worker import guards
+
 ROOT_ID = 0
 
 
@@ -69,9 +71,7 @@ class Server:
     # -- dispatch -------------------------------------------------------------------------------
     def handle(self, req: dict[str, Any]) -> Any:
         if req.get("check_ops") and self.forbidden_ops:
-            from autograder.worker.guards import operator_check
-
-            with operator_check(self.forbidden_ops):
+            with guards.operator_check(self.forbidden_ops):
                 return self._handle(req)
         return self._handle(req)
 
@@ -155,7 +155,7 @@ def main() -> None:
     sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
 
     from autograder.common import wire as encoding
-    from autograder.worker import confine, guards
+    from autograder.worker import confine
 
     applied = confine.apply_inside(cfg)
     import numpy as np  # noqa: F401 - imported before the submission can tamper with sys.modules
