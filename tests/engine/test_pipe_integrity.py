@@ -220,16 +220,13 @@ def test_a_snapshot_table_earns_no_official_point(make_course, grade) -> None:
             return torch.tensor({table.tolist()!r})
         """
     with_table = make_course(lookup, public=SNAPSHOT_TEST)
-    snapshots = course / "tests/public/demo/snapshots"
-    (with_table / "tests/public/demo/snapshots").mkdir()
-    for snap in snapshots.iterdir():
-        (with_table / "tests/public/demo/snapshots" / snap.name).write_bytes(snap.read_bytes())
+    shutil.copytree(course / "tests/public/demo/snapshots",
+                    with_table / "tests/public/demo/snapshots")
     reference_graded = grade(with_table, submission=with_table / "solutions" / "demo")
     assert reference_graded["test_scale_public"].status == "passed"
     assert grade(with_table)["test_scale_public"].status == "failed"
-    student_repo = with_table
-    shutil.rmtree(student_repo / "solutions")  # a student's repository: snapshots apply
-    assert grade(student_repo, official=False)["test_scale_public"].status == "passed"
+    shutil.rmtree(with_table / "solutions")  # now a student's repository: snapshots apply
+    assert grade(with_table, official=False)["test_scale_public"].status == "passed"
 
 
 # ----------------------------------------------------------------------------- hostile frames
